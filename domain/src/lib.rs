@@ -1,0 +1,24 @@
+//! Sotto's clinical rules: instalment schedules, closures, regime changes, holds and the
+//! discreet status codes. Pure: no I/O, no clock, so the server and the pharmacy client agree.
+
+#![forbid(unsafe_code)]
+
+mod calendar;
+mod collections;
+mod error;
+mod medicine;
+mod prescription;
+mod regime_change;
+mod schedule;
+mod status;
+mod weekday;
+
+pub use calendar::PharmacyCalendar;
+pub use collections::{Collection, WeeklyCollections};
+pub use error::FieldError;
+pub use medicine::{DoseMg, Medicine};
+pub use prescription::{Directions, Prescription, PrescriptionDraft, Regime};
+pub use regime_change::RegimeChangeDraft;
+pub use schedule::{DayPlan, DoseDay, Due, Schedule};
+pub use status::{HoldKind, StatusCode, status_code};
+pub use weekday::Weekday;

@@ -1,0 +1,170 @@
+//! Command line: `serve` (default), `demo`, `admin create-staff`, `admin verify-audit`, `openapi`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Role;
+use crate::config::Config;
+use crate::db::{Store, audit};
+use crate::http::staff::{CreateStaff, create_staff};
+use crate::{Application, app};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sotto-server",
+    version,
+    about = "Sotto: instalment dispensing and discreet hold notification for OST"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default). Configuration comes from SOTTO_* variables.
+    Serve,
+    /// Run on embedded defaults in a temporary folder, seeded with demo data, and print how to use it.
+    Demo,
+    /// Administration tasks, using the same configuration as the server.
+    #[command(subcommand)]
+    Admin(Admin),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Admin {
+    /// Create a staff account and print {"id":..., "token":...} as one JSON line.
+    CreateStaff {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// admin, clinician, keyworker or pharmacist
+        #[arg(long)]
+        role: String,
+        /// Required for a pharmacist.
+        #[arg(long)]
+        pharmacy_id: Option<String>,
+    },
+    /// Check the audit log's hash chain; exits non-zero if any entry was edited or deleted.
+    VerifyAudit,
+}
+
+/// Runs the command line with `args`, writing results to `out`. Errors are returned, not printed.
+pub async fn main(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            e.print()?;
+            return Ok(if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+    };
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Demo => crate::demo::run(config, out).await,
+        Command::Openapi => {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&crate::http::openapi())?
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(admin) => run_admin(&config, admin, out).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let app = Application::build(config).await?;
+    if !any_staff(app.store()).await? {
+        tracing::warn!(
+            "no staff accounts yet: create the first admin with \
+             `sotto-server admin create-staff --name NAME --email EMAIL --role admin`"
+        );
+    }
+    let shutdown = CancellationToken::new();
+    app::cancel_on_signal(shutdown.clone());
+    app.run(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn any_staff(store: &Store) -> anyhow::Result<bool> {
+    let row = sqlx::query("SELECT id FROM staff LIMIT 1")
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(row.is_some())
+}
+
+/// The admin subcommands, callable in-process (tests use this).
+pub async fn run_admin(
+    config: &Config,
+    admin: Admin,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(&config.database_url).await?;
+    let code = match admin {
+        Admin::CreateStaff {
+            name,
+            email,
+            role,
+            pharmacy_id,
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("--role {role:?} is not one of admin, clinician, keyworker, pharmacist")
+            })?;
+            let req = CreateStaff {
+                name,
+                email,
+                role,
+                pharmacy_id,
+            };
+            let actor = audit::Actor("cli".into());
+            let created = create_staff(&store, &actor, req)
+                .await
+                .map_err(|e| match e {
+                    crate::error::Error::Validation(errs) => anyhow::anyhow!(
+                        "{}",
+                        errs.iter()
+                            .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"id": created.id, "token": created.token})
+            )?;
+            ExitCode::SUCCESS
+        }
+        Admin::VerifyAudit => {
+            let v = audit::verify(store.pool()).await?;
+            writeln!(out, "{}", serde_json::to_string(&v)?)?;
+            match v.broken {
+                None => ExitCode::SUCCESS,
+                Some(b) => {
+                    tracing::error!(seq = b.seq, problem = %b.problem, "audit chain broken");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    };
+    store.close().await;
+    Ok(code)
+}

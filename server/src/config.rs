@@ -1,0 +1,140 @@
+//! Configuration: one typed struct, defaults that run with zero set-up, environment overrides.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything the server needs to start. Built from the environment by [`Config::from_env`];
+/// tests build it directly.
+#[derive(Clone)]
+pub struct Config {
+    /// `sqlite://...` (default `sqlite://sotto.db`, created if missing) or `postgres://...`.
+    pub database_url: String,
+    /// Where the HTTP API listens; port 0 picks a free port (tests).
+    pub http_addr: SocketAddr,
+    /// Largest request body accepted, in bytes. Our largest legitimate body is a prescription
+    /// of a few hundred bytes, so 64 KiB leaves ample room and bounds memory per request.
+    pub max_body_bytes: usize,
+    /// External broker, e.g. `mqtt://127.0.0.1:1883`; `None` runs the embedded broker.
+    pub mqtt_url: Option<String>,
+    /// Where the embedded broker listens.
+    pub mqtt_embedded_addr: SocketAddr,
+    /// SMTP relay; `None` writes `.eml` files to `mail_outbox`.
+    pub smtp_url: Option<String>,
+    pub mail_outbox: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://sotto.db".into(),
+            http_addr: ([127, 0, 0, 1], 8080).into(),
+            max_body_bytes: 64 * 1024,
+            mqtt_url: None,
+            mqtt_embedded_addr: ([127, 0, 0, 1], 1883).into(),
+            smtp_url: None,
+            mail_outbox: "./outbox".into(),
+        }
+    }
+}
+
+/// A configuration value that could not be read, naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Defaults overridden by `SOTTO_*` environment variables (API.md, "Configuration").
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// As [`Config::from_env`], reading variables through `get` (testable without touching the
+    /// process environment).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = non_empty("SOTTO_DATABASE_URL") {
+            c.database_url = v;
+        }
+        if let Some(v) = non_empty("SOTTO_HTTP_ADDR") {
+            c.http_addr = parse_addr("SOTTO_HTTP_ADDR", &v)?;
+        }
+        c.mqtt_url = non_empty("SOTTO_MQTT_URL");
+        if let Some(v) = non_empty("SOTTO_MQTT_EMBEDDED_ADDR") {
+            c.mqtt_embedded_addr = parse_addr("SOTTO_MQTT_EMBEDDED_ADDR", &v)?;
+        }
+        c.smtp_url = non_empty("SOTTO_SMTP_URL");
+        if let Some(v) = non_empty("SOTTO_MAIL_OUTBOX") {
+            c.mail_outbox = v.into();
+        }
+        if !(c.database_url.starts_with("sqlite:") || c.database_url.starts_with("postgres")) {
+            return Err(ConfigError {
+                var: "SOTTO_DATABASE_URL",
+                message: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+        Ok(c)
+    }
+}
+
+fn parse_addr(var: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.parse().map_err(|_| ConfigError {
+        var,
+        message: format!("{v:?} is not an address like 127.0.0.1:8080"),
+    })
+}
+
+// Hand-written so that credentials inside URLs never reach a log line.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database", &redact_url(&self.database_url))
+            .field("http_addr", &self.http_addr)
+            .field("mqtt_url", &self.mqtt_url.as_deref().map(redact_url))
+            .field("mqtt_embedded_addr", &self.mqtt_embedded_addr)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_outbox", &self.mail_outbox)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/x` → `scheme://***@host/x`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_with_no_environment() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.database_url, "sqlite://sotto.db");
+        assert_eq!(c.http_addr.port(), 8080);
+        assert!(c.mqtt_url.is_none());
+    }
+
+    #[test]
+    fn a_bad_address_names_the_variable() {
+        let err = Config::from_lookup(|k| (k == "SOTTO_HTTP_ADDR").then(|| "nowhere".into()))
+            .unwrap_err();
+        assert_eq!(err.var, "SOTTO_HTTP_ADDR");
+    }
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let c = Config {
+            database_url: "postgres://sotto:hunter2@db/sotto".into(),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

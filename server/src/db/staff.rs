@@ -1,0 +1,72 @@
+//! Staff accounts. Tokens are stored only as hashes.
+
+use sqlx::Row;
+
+use super::audit::{Actor, WriteTx};
+use super::{is_unique_violation, new_id, now_text};
+use crate::auth::{Role, hash_secret, new_secret};
+use crate::error::{Error, Result};
+use crate::values::{Email, Name};
+
+/// A validated new staff member.
+pub struct NewStaff {
+    pub name: Name,
+    pub email: Email,
+    pub role: Role,
+    pub pharmacy_id: Option<String>,
+}
+
+/// The new account's id and its token (shown once, never stored).
+pub struct Created {
+    pub id: String,
+    pub token: String,
+}
+
+pub async fn insert(w: &mut WriteTx, actor: &Actor, s: &NewStaff) -> Result<Created> {
+    let id = new_id();
+    let token = new_secret("sotto");
+    let res = sqlx::query(
+        "INSERT INTO staff (id, name, email, role, pharmacy_id, token_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(s.name.as_str())
+    .bind(s.email.as_str().to_ascii_lowercase())
+    .bind(s.role.as_str())
+    .bind(s.pharmacy_id.as_deref())
+    .bind(hash_secret(&token))
+    .bind(now_text())
+    .execute(&mut *w.tx)
+    .await
+    .map_err(Error::from);
+    if let Err(e) = res {
+        return Err(if is_unique_violation(&e) {
+            Error::Conflict {
+                field: "email",
+                detail: "a staff member with this e-mail address already exists".into(),
+            }
+        } else {
+            e
+        });
+    }
+    w.audit(
+        actor,
+        "staff.create",
+        &format!("staff:{id}"),
+        serde_json::json!({"role": s.role.as_str(), "pharmacy_id": s.pharmacy_id}),
+    )
+    .await?;
+    Ok(Created { id, token })
+}
+
+/// The role of a staff member, if they exist (to check a keyworker is a keyworker, ...).
+pub async fn role_of(w: &mut WriteTx, id: &str) -> Result<Option<Role>> {
+    let row = sqlx::query("SELECT role FROM staff WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+    Ok(match row {
+        Some(r) => Role::parse(&r.try_get::<String, _>("role")?),
+        None => None,
+    })
+}

@@ -1,0 +1,195 @@
+//! `sotto-server demo`: the newcomer's first command. Runs on embedded defaults in a temporary
+//! folder, seeds a pharmacy, staff and service users through the real API, and prints how to
+//! look around.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{Datelike, Duration};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::config::Config;
+use crate::db::audit::Actor;
+use crate::http::staff::{CreateStaff, create_staff};
+use crate::{Application, app, auth::Role, http};
+
+pub async fn run(mut config: Config, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let dir = std::env::temp_dir().join(format!("sotto-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("Failed to create the demo folder")?;
+    config.database_url = format!("sqlite://{}", dir.join("sotto.db").display());
+    config.mail_outbox = dir.join("outbox");
+    let app = Application::build(config).await?;
+    let addr = app.local_addr();
+    let seeded = seed(&app).await?;
+    writeln!(
+        out,
+        "Sotto demo running at http://{addr}  (data in {})",
+        dir.display()
+    )?;
+    writeln!(
+        out,
+        "\nStaff tokens (send as 'Authorization: Bearer <token>'):"
+    )?;
+    for (role, token) in &seeded.tokens {
+        writeln!(out, "  {role:<11} {token}")?;
+    }
+    writeln!(
+        out,
+        "\nPharmacy {} ({}), service users:",
+        seeded.pharmacy_ods, seeded.pharmacy_id
+    )?;
+    for (reference, id, note) in &seeded.people {
+        writeln!(out, "  {reference}  {id}  {note}")?;
+    }
+    let (reference, id, _) = &seeded.people[0];
+    writeln!(
+        out,
+        "\nTry:\n  curl -s -H 'Authorization: Bearer {}' http://{addr}/api/v1/service-users/{id}/status   # {reference}\n  \
+         curl -s http://{addr}/api/v1/openapi.json | head -c 300\n\nThe pharmacy counter client joins the demo with the MQTT issue. Ctrl-C stops.",
+        seeded.tokens[3].1
+    )?;
+    out.flush()?;
+    let shutdown = CancellationToken::new();
+    app::cancel_on_signal(shutdown.clone());
+    app.run(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Seeded {
+    tokens: Vec<(&'static str, String)>,
+    pharmacy_id: String,
+    pharmacy_ods: &'static str,
+    people: Vec<(String, String, &'static str)>,
+}
+
+async fn seed(app: &Application) -> anyhow::Result<Seeded> {
+    let store = app.store();
+    let admin = create_staff(
+        store,
+        &Actor("demo".into()),
+        CreateStaff {
+            name: "Demo Admin".into(),
+            email: "admin@demo.sotto.invalid".into(),
+            role: Role::Admin,
+            pharmacy_id: None,
+        },
+    )
+    .await?;
+    let api = Api {
+        app_router: http::router(http::AppState {
+            store: store.clone(),
+            config: std::sync::Arc::new(Config::default()),
+        }),
+    };
+    let pharmacy = api
+        .post(
+            &admin.token,
+            "/api/v1/pharmacies",
+            json!({"ods_code": "FDEMO", "name": "Demo Pharmacy",
+            "closed_weekdays": ["sun"], "closing_time": "18:00", "timezone": "Europe/London"}),
+        )
+        .await?;
+    let pid = pharmacy["id"].as_str().context("pharmacy id")?.to_string();
+    let staff = |name: &str, role: &str| {
+        let body = json!({"name": name, "email": format!("{role}@demo.sotto.invalid"), "role": role,
+            "pharmacy_id": (role == "pharmacist").then_some(pid.clone())});
+        let api = &api;
+        let admin = admin.token.clone();
+        async move { api.post(&admin, "/api/v1/staff", body).await }
+    };
+    let clinician = staff("Dr Demo", "clinician").await?;
+    let keyworker = staff("Kay Worker", "keyworker").await?;
+    let pharmacist = staff("Pat Pharmacist", "pharmacist").await?;
+    let tok = |v: &Value| v["token"].as_str().unwrap_or_default().to_string();
+    let (ct, kt) = (tok(&clinician), tok(&keyworker));
+
+    // Prescriptions start today and run 14 days; Saturday covers Sunday (the pharmacy is shut).
+    let today = chrono::Utc::now().date_naive();
+    let daily = json!([
+        {"weekday":"mon","days":1,"supervised":true}, {"weekday":"tue","days":1,"supervised":true},
+        {"weekday":"wed","days":1,"supervised":true}, {"weekday":"thu","days":1,"supervised":true},
+        {"weekday":"fri","days":1,"supervised":true}, {"weekday":"sat","days":2,"supervised":true}]);
+    let weekly = json!([{"weekday": "sat", "days": 7, "supervised": false}]);
+    let start = if today.weekday() == chrono::Weekday::Sun {
+        today - Duration::days(1)
+    } else {
+        today
+    };
+    let mut people = Vec::new();
+    for (i, (given, family, pattern, note)) in [
+        ("Alex", "Demo", &daily, "daily supervised"),
+        ("Sam", "Example", &weekly, "weekly take-home"),
+        ("Jo", "Sample", &daily, "attend hold placed (code D)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reference = format!("SU-{}", 1042 + i);
+        let su = api
+            .post(
+                &kt,
+                "/api/v1/service-users",
+                json!({"reference": reference,
+            "given_name": given, "family_name": family, "date_of_birth": "1985-04-12",
+            "pharmacy_id": pid, "keyworker_id": keyworker["id"], "prescriber_id": clinician["id"]}),
+            )
+            .await?;
+        let id = su["id"].as_str().context("service user id")?.to_string();
+        api.post(
+            &ct,
+            &format!("/api/v1/service-users/{id}/prescriptions"),
+            json!({
+            "medicine": "methadone_oral_solution_1mg_ml", "daily_dose_mg": 60,
+            "start_date": start.to_string(), "end_date": (start + Duration::days(13)).to_string(),
+            "collections": pattern}),
+        )
+        .await?;
+        if i == 2 {
+            api.post(
+                &kt,
+                &format!("/api/v1/service-users/{id}/holds"),
+                json!({"reason": "please attend for a review"}),
+            )
+            .await?;
+        }
+        people.push((reference, id, note));
+    }
+    Ok(Seeded {
+        tokens: vec![
+            ("admin", admin.token),
+            ("clinician", ct),
+            ("keyworker", kt),
+            ("pharmacist", tok(&pharmacist)),
+        ],
+        pharmacy_id: pid,
+        pharmacy_ods: "FDEMO",
+        people,
+    })
+}
+
+/// Seeds through the real router, so the demo data passes every validation rule.
+struct Api {
+    app_router: axum::Router,
+}
+
+impl Api {
+    async fn post(&self, token: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+        let req = Request::post(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))?;
+        let res = self.app_router.clone().oneshot(req).await?;
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await?;
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status != StatusCode::CREATED && status != StatusCode::OK {
+            bail!("demo seeding: POST {path} answered {status}: {v}");
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,131 @@
+//! Holds: keyworkers and clinicians place and lift them; only clinicians lift a safety hold.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sotto_domain::HoldKind;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::AppState;
+use super::json::JsonBody;
+use super::service_users::load_visible;
+use crate::auth::{Caller, Role};
+use crate::db::{self, audit::Actor};
+use crate::error::{Error, Result};
+use crate::values;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(place))
+        .routes(routes!(lift))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PlaceHold {
+    /// Why the service wants to see the person. Stays with the service: never sent to a pharmacy.
+    pub reason: String,
+    /// `attend` (default). A clinician may also place a `safety` hold (prescriber review).
+    #[serde(default = "attend")]
+    pub kind: HoldKind,
+}
+
+fn attend() -> HoldKind {
+    HoldKind::Attend
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HoldPlaced {
+    pub id: String,
+    pub kind: HoldKind,
+    pub placed_at: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/service-users/{id}/holds", tag = "holds",
+    request_body = PlaceHold, security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 201, body = HoldPlaced), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn place(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(su_id): Path<String>,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<HoldPlaced>)> {
+    caller.require(&[Role::Keyworker, Role::Clinician])?;
+    let su = load_visible(&st, &caller, &su_id).await?;
+    let req: PlaceHold = body.parse()?;
+    if req.kind == HoldKind::Safety {
+        caller
+            .require(&[Role::Clinician])
+            .map_err(|_| Error::Forbidden("only a clinician places a safety hold".into()))?;
+    }
+    let reason = values::parse_text("reason", &req.reason, 2000, true)?;
+    let mut w = st.store.write().await?;
+    let hold = db::holds::place(&mut w, &Actor(caller.id), &su.id, req.kind, &reason).await?;
+    w.commit().await?;
+    tracing::info!(hold_id = %hold.id, "hold placed");
+    Ok((
+        StatusCode::CREATED,
+        Json(HoldPlaced {
+            id: hold.id,
+            kind: hold.kind,
+            placed_at: hold.placed_at,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LiftHold {
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HoldLifted {
+    pub id: String,
+    pub kind: HoldKind,
+    pub lifted_at: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/holds/{id}/lift", tag = "holds",
+    request_body = LiftHold, security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = HoldLifted), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+async fn lift(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<HoldLifted>> {
+    caller.require(&[Role::Keyworker, Role::Clinician])?;
+    let req: LiftHold = body.parse()?;
+    let note = values::parse_text("note", &req.note, 2000, false)?;
+    let mut w = st.store.write().await?;
+    let hold = db::holds::get(&mut w, &id)
+        .await?
+        .ok_or(Error::NotFound("hold"))?;
+    let su = db::service_users::get(&mut *w.tx, &hold.service_user_id)
+        .await?
+        .ok_or_else(|| Error::Internal("hold without a service user".into()))?;
+    caller.require_access(&su)?;
+    if hold.kind == HoldKind::Safety && caller.role != Role::Clinician {
+        return Err(Error::Forbidden(
+            "a safety hold after missed doses is lifted only by a clinician (prescriber review)"
+                .into(),
+        ));
+    }
+    if hold.lifted_at.is_some() {
+        return Err(Error::Conflict {
+            field: "id",
+            detail: "this hold has already been lifted".into(),
+        });
+    }
+    let lifted_at = db::holds::lift(&mut w, &Actor(caller.id), &hold, &note).await?;
+    w.commit().await?;
+    tracing::info!(hold_id = %hold.id, "hold lifted");
+    Ok(Json(HoldLifted {
+        id: hold.id,
+        kind: hold.kind,
+        lifted_at,
+    }))
+}

@@ -1,0 +1,166 @@
+//! Pharmacies and their closures (admin).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sotto_domain::Weekday;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::AppState;
+use super::json::JsonBody;
+use crate::auth::{Caller, Role};
+use crate::db::{self, audit::Actor, pharmacies::Pharmacy};
+use crate::error::{Error, Result};
+use crate::values::{self, Errors, Name, OdsCode};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one))
+        .routes(routes!(add_closure))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreatePharmacy {
+    pub ods_code: String,
+    pub name: String,
+    #[serde(default)]
+    pub closed_weekdays: Vec<Weekday>,
+    /// `HH:MM` local time; the day is closed automatically after it.
+    pub closing_time: String,
+    /// IANA zone, e.g. `Europe/London`.
+    pub timezone: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PharmacyCreated {
+    pub id: String,
+    pub mqtt_username: String,
+    /// Shown once; only its hash is stored.
+    pub mqtt_password: String,
+}
+
+type Created<T> = (StatusCode, Json<T>);
+
+#[utoipa::path(post, path = "/api/v1/pharmacies", tag = "pharmacies", request_body = CreatePharmacy,
+    security(("bearer" = [])),
+    responses((status = 201, body = PharmacyCreated), (status = 403, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<Created<PharmacyCreated>> {
+    caller.require(&[Role::Admin])?;
+    let req: CreatePharmacy = body.parse()?;
+    let mut errs = Errors::default();
+    let ods_code = errs.take(OdsCode::parse("ods_code", &req.ods_code));
+    let name = errs.take(Name::parse("name", &req.name));
+    let closing_time = errs.take(values::parse_closing_time(
+        "closing_time",
+        &req.closing_time,
+    ));
+    let timezone = errs.take(values::parse_timezone("timezone", &req.timezone));
+    if req.closed_weekdays.len() >= 7 {
+        errs.0.push(sotto_domain::FieldError::new(
+            "closed_weekdays",
+            "a pharmacy must be open on at least one weekday",
+        ));
+    }
+    errs.into_result()?;
+    let (Some(ods_code), Some(name), Some(closing_time), Some(timezone)) =
+        (ods_code, name, closing_time, timezone)
+    else {
+        unreachable!("errors returned above")
+    };
+    let mut closed_weekdays = req.closed_weekdays;
+    closed_weekdays.sort();
+    closed_weekdays.dedup();
+    let new = db::pharmacies::NewPharmacy {
+        ods_code,
+        name,
+        closed_weekdays,
+        closing_time,
+        timezone,
+    };
+    let mut w = st.store.write().await?;
+    let c = db::pharmacies::insert(&mut w, &Actor(caller.id), &new).await?;
+    w.commit().await?;
+    tracing::info!(pharmacy_id = %c.id, "pharmacy enrolled");
+    Ok((
+        StatusCode::CREATED,
+        Json(PharmacyCreated {
+            id: c.id,
+            mqtt_username: c.mqtt_username,
+            mqtt_password: c.mqtt_password,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/pharmacies", tag = "pharmacies", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Pharmacy>), (status = 403, body = crate::error::Problem)))]
+async fn list(State(st): State<AppState>, caller: Caller) -> Result<Json<Vec<Pharmacy>>> {
+    caller.require(&[Role::Admin, Role::Clinician, Role::Keyworker])?;
+    Ok(Json(db::pharmacies::list(st.store.pool()).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/pharmacies/{id}", tag = "pharmacies", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Pharmacy), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+async fn get_one(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Pharmacy>> {
+    if caller.role == Role::Pharmacist && caller.pharmacy_id.as_deref() != Some(id.as_str()) {
+        return Err(Error::Forbidden("this is not your pharmacy".into()));
+    }
+    let p = db::pharmacies::get(st.store.pool(), &id)
+        .await?
+        .ok_or(Error::NotFound("pharmacy"))?;
+    Ok(Json(p))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateClosure {
+    pub date: NaiveDate,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClosureCreated {
+    pub id: String,
+    pub date: NaiveDate,
+}
+
+#[utoipa::path(post, path = "/api/v1/pharmacies/{id}/closures", tag = "pharmacies",
+    request_body = CreateClosure, security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 201, body = ClosureCreated), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+async fn add_closure(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Created<ClosureCreated>> {
+    caller.require(&[Role::Admin])?;
+    let req: CreateClosure = body.parse()?;
+    let note = values::parse_text("note", &req.note, 200, false)?;
+    let mut w = st.store.write().await?;
+    if !db::pharmacies::exists(&mut w, &id).await? {
+        return Err(Error::NotFound("pharmacy"));
+    }
+    let cid = db::pharmacies::add_closure(&mut w, &Actor(caller.id), &id, req.date, &note).await?;
+    w.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ClosureCreated {
+            id: cid,
+            date: req.date,
+        }),
+    ))
+}

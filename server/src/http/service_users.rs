@@ -1,0 +1,186 @@
+//! Service users: enrolment, their record, status at the counter and missed doses.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::AppState;
+use super::json::JsonBody;
+use crate::auth::{Caller, Role};
+use crate::db::{self, audit::Actor, service_users::MissedDose, service_users::ServiceUser};
+use crate::error::{Error, Result};
+use crate::status::{self, Status};
+use crate::values::{self, Email, Errors, Name, Reference};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(get_one))
+        .routes(routes!(get_status))
+        .routes(routes!(missed_doses))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateServiceUser {
+    pub reference: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub pharmacy_id: String,
+    pub keyworker_id: String,
+    pub prescriber_id: String,
+    /// Opt-in: where a private heads-up about holds is sent.
+    pub heads_up_email: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/service-users", tag = "service users",
+    request_body = CreateServiceUser, security(("bearer" = [])),
+    responses((status = 201, body = ServiceUser), (status = 403, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<ServiceUser>)> {
+    caller.require(&[Role::Clinician, Role::Keyworker])?;
+    let req: CreateServiceUser = body.parse()?;
+    let mut errs = Errors::default();
+    let reference = errs.take(Reference::parse("reference", &req.reference));
+    let given_name = errs.take(Name::parse("given_name", &req.given_name));
+    let family_name = errs.take(Name::parse("family_name", &req.family_name));
+    let today = chrono::Utc::now().date_naive();
+    errs.take(values::parse_date_of_birth(
+        "date_of_birth",
+        req.date_of_birth,
+        today,
+    ));
+    let heads_up_email = match &req.heads_up_email {
+        Some(e) if !e.trim().is_empty() => errs.take(Email::parse("heads_up_email", e)),
+        _ => None,
+    };
+    errs.into_result()?;
+    let (Some(reference), Some(given_name), Some(family_name)) =
+        (reference, given_name, family_name)
+    else {
+        unreachable!("errors returned above")
+    };
+    let mut w = st.store.write().await?;
+    check_links(&mut w, &req).await?;
+    let new = db::service_users::NewServiceUser {
+        reference,
+        given_name,
+        family_name,
+        date_of_birth: req.date_of_birth,
+        pharmacy_id: req.pharmacy_id,
+        keyworker_id: req.keyworker_id,
+        prescriber_id: req.prescriber_id,
+        heads_up_email,
+    };
+    let id = db::service_users::insert(&mut w, &Actor(caller.id), &new).await?;
+    let su = db::service_users::get(&mut *w.tx, &id)
+        .await?
+        .ok_or_else(|| Error::Internal("service user vanished after insert".into()))?;
+    w.commit().await?;
+    Ok((StatusCode::CREATED, Json(su)))
+}
+
+/// The pharmacy must exist, the keyworker must be a keyworker, the prescriber a clinician.
+async fn check_links(w: &mut db::audit::WriteTx, req: &CreateServiceUser) -> Result<()> {
+    let mut errs = Errors::default();
+    if !db::pharmacies::exists(w, &req.pharmacy_id).await? {
+        errs.0.push(sotto_domain::FieldError::new(
+            "pharmacy_id",
+            "no pharmacy has this id",
+        ));
+    }
+    for (field, id, role) in [
+        ("keyworker_id", &req.keyworker_id, Role::Keyworker),
+        ("prescriber_id", &req.prescriber_id, Role::Clinician),
+    ] {
+        match db::staff::role_of(w, id).await? {
+            Some(r) if r == role => {}
+            Some(r) => errs.0.push(sotto_domain::FieldError::new(
+                field,
+                format!(
+                    "this staff member is a {}, not a {}",
+                    r.as_str(),
+                    role.as_str()
+                ),
+            )),
+            None => errs.0.push(sotto_domain::FieldError::new(
+                field,
+                "no staff member has this id",
+            )),
+        }
+    }
+    errs.into_result()
+}
+
+/// Loads a person and checks the caller may see them (404 before 403: ids are unguessable).
+pub(crate) async fn load_visible(st: &AppState, caller: &Caller, id: &str) -> Result<ServiceUser> {
+    let su = db::service_users::get(st.store.pool(), id)
+        .await?
+        .ok_or(Error::NotFound("service user"))?;
+    caller.require_access(&su)?;
+    Ok(su)
+}
+
+#[utoipa::path(get, path = "/api/v1/service-users/{id}", tag = "service users",
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ServiceUser), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+async fn get_one(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ServiceUser>> {
+    Ok(Json(load_visible(&st, &caller, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StatusQuery {
+    /// `YYYY-MM-DD`; defaults to today at the person's pharmacy.
+    pub date: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/service-users/{id}/status", tag = "service users",
+    security(("bearer" = [])), params(("id" = String, Path), StatusQuery),
+    responses((status = 200, body = Status), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+async fn get_status(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Json<Status>> {
+    let su = load_visible(&st, &caller, &id).await?;
+    let date = match q.date.as_deref() {
+        None | Some("") => None,
+        Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            Error::field(
+                "date",
+                format!("{d:?} is not a date in the form YYYY-MM-DD"),
+            )
+        })?),
+    };
+    let s = status::for_service_user(&st.store, &su, date, caller.is_service_staff()).await?;
+    Ok(Json(s))
+}
+
+#[utoipa::path(get, path = "/api/v1/service-users/{id}/missed-doses", tag = "service users",
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<MissedDose>), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+async fn missed_doses(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<MissedDose>>> {
+    let su = load_visible(&st, &caller, &id).await?;
+    Ok(Json(
+        db::service_users::missed_doses(st.store.pool(), &su.id).await?,
+    ))
+}

@@ -1,0 +1,90 @@
+//! `POST /api/v1/staff`: admins create accounts; the token is shown once.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::AppState;
+use super::json::JsonBody;
+use crate::auth::{Caller, Role};
+use crate::db::{self, Store, audit::Actor};
+use crate::error::{Error, Result};
+use crate::values::{Email, Errors, Name};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateStaff {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// Required for pharmacists (the one pharmacy they work at), refused for other roles.
+    pub pharmacy_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StaffCreated {
+    pub id: String,
+    /// The bearer token. Shown once; only its hash is stored.
+    pub token: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/staff", tag = "staff", request_body = CreateStaff,
+    security(("bearer" = [])),
+    responses((status = 201, body = StaffCreated), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<StaffCreated>)> {
+    caller.require(&[Role::Admin])?;
+    let created = create_staff(&st.store, &Actor(caller.id), body.parse()?).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Validates and stores a staff member; shared by the API and `admin create-staff`.
+pub async fn create_staff(store: &Store, actor: &Actor, req: CreateStaff) -> Result<StaffCreated> {
+    let mut errs = Errors::default();
+    let name = errs.take(Name::parse("name", &req.name));
+    let email = errs.take(Email::parse("email", &req.email));
+    match (req.role, &req.pharmacy_id) {
+        (Role::Pharmacist, None) => errs.0.push(sotto_domain::FieldError::new(
+            "pharmacy_id",
+            "a pharmacist must be bound to the pharmacy they work at",
+        )),
+        (Role::Pharmacist, Some(_)) | (_, None) => {}
+        (_, Some(_)) => errs.0.push(sotto_domain::FieldError::new(
+            "pharmacy_id",
+            "only pharmacists are bound to a pharmacy",
+        )),
+    }
+    errs.into_result()?;
+    let (Some(name), Some(email)) = (name, email) else {
+        unreachable!("errors returned above")
+    };
+    let mut w = store.write().await?;
+    if let Some(pid) = &req.pharmacy_id
+        && !db::pharmacies::exists(&mut w, pid).await?
+    {
+        return Err(Error::field("pharmacy_id", "no pharmacy has this id"));
+    }
+    let new = db::staff::NewStaff {
+        name,
+        email,
+        role: req.role,
+        pharmacy_id: req.pharmacy_id,
+    };
+    let created = db::staff::insert(&mut w, actor, &new).await?;
+    w.commit().await?;
+    tracing::info!(staff_id = %created.id, role = new.role.as_str(), "staff created");
+    Ok(StaffCreated {
+        id: created.id,
+        token: created.token,
+    })
+}

@@ -1,0 +1,18 @@
+//! Sotto server: instalment prescriptions, holds, regime changes and their audit trail, exposed
+//! as an HTTP API (and, with the MQTT issue, pushed to pharmacies).
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod status;
+pub mod telemetry;
+pub mod values;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,387 @@
+//! Test helpers: the real server on a random port, against a fresh SQLite file or a fresh
+//! PostgreSQL database, with typed helpers for the calls scenarios make.
+//!
+//! Every scenario runs on both backends: write `async fn name(app: TestApp)` and list it in
+//! [`on_both_backends!`]. PostgreSQL is reached at `SOTTO_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); a fresh database is created per test and dropped
+//! afterwards. If PostgreSQL is down the PostgreSQL tests fail saying so — they never skip.
+
+use std::net::SocketAddr;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sotto_server::{Application, Config};
+use tokio_util::sync::CancellationToken;
+
+pub use reqwest;
+pub use serde_json;
+
+/// Generates `sqlite::NAME` and `postgres::NAME` tests from `async fn NAME(app: TestApp)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::TestApp::spawn($crate::Backend::Sqlite).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::TestApp::spawn($crate::Backend::Postgres).await;
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub config: Config,
+    /// A bootstrap admin created the way an operator would (`admin create-staff`).
+    pub admin: Staff,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<()>>,
+    db: TestDb,
+}
+
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: String,
+    pub token: String,
+}
+
+enum TestDb {
+    /// Held so the folder lives as long as the app.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("SOTTO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let (database_url, db) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("sotto.db").display());
+                (url, TestDb::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let name = format!("sotto_t_{}", uuid::Uuid::new_v4().simple());
+                create_pg_database(&admin_url, &name).await;
+                let base = admin_url.rsplit_once('/').expect("URL has a database").0;
+                (
+                    format!("{base}/{name}"),
+                    TestDb::Postgres { admin_url, name },
+                )
+            }
+        };
+        let config = Config {
+            database_url,
+            http_addr: ([127, 0, 0, 1], 0).into(),
+            ..Config::default()
+        };
+        let mut out = Vec::new();
+        sotto_server::cli::run_admin(
+            &config,
+            sotto_server::cli::Admin::CreateStaff {
+                name: "First Admin".into(),
+                email: "admin@service.test".into(),
+                role: "admin".into(),
+                pharmacy_id: None,
+            },
+            &mut out,
+        )
+        .await
+        .expect("bootstrap admin");
+        let v: Value = serde_json::from_slice(&out).expect("create-staff prints JSON");
+        let admin = Staff {
+            id: v["id"].as_str().unwrap().into(),
+            token: v["token"].as_str().unwrap().into(),
+        };
+        let app = Application::build(config.clone())
+            .await
+            .expect("server builds");
+        let addr = app.local_addr();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let server = tokio::spawn(async move {
+            app.run(token).await.expect("server runs");
+        });
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            config,
+            admin,
+            shutdown,
+            server: Some(server),
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs JSON; returns status and body (problem+json bodies included).
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.get(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let bytes = res.bytes().await.expect("body read");
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, body)
+    }
+
+    /// Creates a staff member through the API (as the admin) and returns their token.
+    pub async fn staff(&self, role: &str, pharmacy_id: Option<&str>) -> Staff {
+        let email = format!("{role}-{}@service.test", uuid::Uuid::new_v4().simple());
+        let (status, body) = self
+            .post(
+                &self.admin.token,
+                "/api/v1/staff",
+                json!({"name": format!("A {role}"), "email": email, "role": role, "pharmacy_id": pharmacy_id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Staff {
+            id: body["id"].as_str().unwrap().into(),
+            token: body["token"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Enrols a pharmacy closed on `closed` weekdays and returns its id.
+    pub async fn pharmacy(&self, ods: &str, closed: &[&str]) -> String {
+        let (status, body) = self
+            .post(
+                &self.admin.token,
+                "/api/v1/pharmacies",
+                json!({"ods_code": ods, "name": format!("Pharmacy {ods}"), "closed_weekdays": closed,
+                       "closing_time": "18:00", "timezone": "Europe/London"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().into()
+    }
+
+    /// Counts rows in every table and reads the audit tip: equal snapshots mean nothing changed.
+    pub async fn snapshot(&self) -> Vec<(String, i64)> {
+        let store = sotto_server::db::Store::connect(&self.config.database_url)
+            .await
+            .expect("connect");
+        let mut out = Vec::new();
+        for table in [
+            "pharmacies",
+            "closures",
+            "staff",
+            "service_users",
+            "prescriptions",
+            "regimes",
+            "holds",
+            "missed_doses",
+            "audit_log",
+        ] {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+            out.push((table.to_string(), sqlx::Row::get::<i64, _>(&row, "n")));
+        }
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM holds WHERE lifted_at IS NOT NULL")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        out.push(("holds_lifted".into(), sqlx::Row::get::<i64, _>(&row, "n")));
+        store.close().await;
+        out
+    }
+
+    /// Runs SQL directly against the app's database (to tamper with it, in tests).
+    pub async fn execute_sql(&self, sql: &str) {
+        let store = sotto_server::db::Store::connect(&self.config.database_url)
+            .await
+            .expect("connect");
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(store.pool())
+            .await
+            .expect("sql runs");
+        store.close().await;
+    }
+
+    /// Runs `sotto-server admin ...` in-process against this app's database; returns exit
+    /// success and what it printed.
+    pub async fn admin_cli(&self, admin: sotto_server::cli::Admin) -> (bool, String) {
+        let mut out = Vec::new();
+        let code = sotto_server::cli::run_admin(&self.config, admin, &mut out)
+            .await
+            .expect("cli runs");
+        (
+            code == std::process::ExitCode::SUCCESS,
+            String::from_utf8(out).unwrap(),
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+        if let TestDb::Postgres { admin_url, name } = &self.db {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async; a short-lived runtime on its own thread cleans up.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut c) = pg_admin(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+async fn pg_admin(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await
+}
+
+async fn create_pg_database(admin_url: &str, name: &str) {
+    let mut c = pg_admin(admin_url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {admin_url} ({e}). Start it (see .ci/run) or set \
+             SOTTO_TEST_POSTGRES_URL."
+        )
+    });
+    let sql = format!("CREATE DATABASE {name}");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut c)
+        .await
+        .expect("create test database");
+}
+
+/// A small world most scenarios need: two pharmacies, one of each role, one service user.
+pub struct World {
+    pub pharmacy: String,
+    pub other_pharmacy: String,
+    pub clinician: Staff,
+    pub keyworker: Staff,
+    pub pharmacist: Staff,
+    pub other_pharmacist: Staff,
+    pub service_user: String,
+}
+
+impl TestApp {
+    pub async fn world(&self) -> World {
+        let pharmacy = self.pharmacy("FA001", &["sun"]).await;
+        let other_pharmacy = self.pharmacy("FB002", &[]).await;
+        let clinician = self.staff("clinician", None).await;
+        let keyworker = self.staff("keyworker", None).await;
+        let pharmacist = self.staff("pharmacist", Some(&pharmacy)).await;
+        let other_pharmacist = self.staff("pharmacist", Some(&other_pharmacy)).await;
+        let (status, body) = self
+            .post(
+                &keyworker.token,
+                "/api/v1/service-users",
+                service_user_body("SU-1042", &pharmacy, &keyworker.id, &clinician.id),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        World {
+            service_user: body["id"].as_str().unwrap().into(),
+            pharmacy,
+            other_pharmacy,
+            clinician,
+            keyworker,
+            pharmacist,
+            other_pharmacist,
+        }
+    }
+}
+
+pub fn service_user_body(
+    reference: &str,
+    pharmacy: &str,
+    keyworker: &str,
+    prescriber: &str,
+) -> Value {
+    json!({"reference": reference, "given_name": "Alex", "family_name": "Testperson",
+           "date_of_birth": "1985-04-12", "pharmacy_id": pharmacy,
+           "keyworker_id": keyworker, "prescriber_id": prescriber})
+}
+
+/// Daily supervised Monday to Friday; Saturday's collection covers Sunday as take-home.
+pub fn daily_supervised() -> Value {
+    json!([
+        {"weekday": "mon", "days": 1, "supervised": true},
+        {"weekday": "tue", "days": 1, "supervised": true},
+        {"weekday": "wed", "days": 1, "supervised": true},
+        {"weekday": "thu", "days": 1, "supervised": true},
+        {"weekday": "fri", "days": 1, "supervised": true},
+        {"weekday": "sat", "days": 2, "supervised": true}
+    ])
+}
+
+/// A prescription body from `start` for `days` days on `collections`.
+pub fn prescription_body(start: chrono::NaiveDate, days: i64, collections: Value) -> Value {
+    json!({"medicine": "methadone_oral_solution_1mg_ml", "daily_dose_mg": 60,
+           "start_date": start.to_string(),
+           "end_date": (start + chrono::Duration::days(days - 1)).to_string(),
+           "collections": collections,
+           "directions": {"closed_days_prior": true, "supply_remaining_if_missed": true,
+                          "consult_after_missed_days": 3}})
+}
+
+/// The Monday on or after today (pharmacy time and UTC agree closely enough for date choice).
+pub fn next_monday() -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let today = chrono::Utc::now().date_naive();
+    let ahead = (7 - today.weekday().num_days_from_monday()) % 7;
+    today + chrono::Duration::days(i64::from(ahead))
+}
