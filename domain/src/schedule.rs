@@ -157,24 +157,55 @@ pub(crate) fn build(prescription: &Prescription, calendar: &PharmacyCalendar) ->
         .filter(|d| d.date == d.nominal_collect_on && !calendar.is_open(d.date))
         .map(|d| d.date)
         .collect();
+    let directions = prescription.directions();
     for closed in closed_anchors {
-        let prior = prescription
-            .directions()
+        let prior = directions
             .closed_days_prior
             .then(|| prior_open_day(start, closed, calendar))
             .flatten();
-        for day in days.iter_mut().filter(|d| d.nominal_collect_on == closed) {
-            match prior {
-                // Moved doses are all take-home: nobody is at the counter on the day itself.
-                Some(open) => {
-                    day.collect_on = open;
-                    day.supervised = false;
-                }
-                None => day.pharmacy_closed = true,
-            }
+        let instalment = days.iter_mut().filter(|d| d.nominal_collect_on == closed);
+        match prior {
+            // Moved doses are all take-home: nobody is at the counter on the day itself.
+            Some(open) => instalment.for_each(|day| {
+                day.collect_on = open;
+                day.supervised = false;
+            }),
+            None => supply_remaining_after_closure(
+                instalment.collect(),
+                calendar,
+                directions.supply_remaining_if_missed,
+            ),
         }
     }
     Schedule { days }
+}
+
+/// An instalment whose collection day is closed and cannot move earlier. Its collection day is
+/// missed through no one's fault; under clause 2 the remaining days are handed over on the first
+/// open day within the instalment (its first dose supervised if the collection was). Days before
+/// that, or every day without clause 2, cannot be supplied.
+fn supply_remaining_after_closure(
+    instalment: Vec<&mut DoseDay>,
+    calendar: &PharmacyCalendar,
+    clause_2: bool,
+) {
+    let was_supervised = instalment.first().is_some_and(|d| d.supervised);
+    let reopen = instalment
+        .iter()
+        .map(|d| d.date)
+        .find(|&date| clause_2 && calendar.is_open(date));
+    for day in instalment {
+        match reopen {
+            Some(open) if day.date >= open => {
+                day.collect_on = open;
+                day.supervised = day.date == open && was_supervised;
+            }
+            _ => {
+                day.pharmacy_closed = true;
+                day.supervised = false;
+            }
+        }
+    }
 }
 
 /// The latest open day `p` with `start <= p < before`.

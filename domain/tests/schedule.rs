@@ -145,10 +145,46 @@ fn a_closed_monday_moves_the_whole_week_to_the_prior_saturday_when_within_the_pr
     assert_eq!(saturday.take_home_doses(), 7);
     assert_eq!(saturday.doses[0].date, d(11, 30));
     assert_eq!(saturday.doses[6].date, d(12, 6));
-    // ...but the first Monday has no open day before it within the prescription.
+    // ...but the first Monday has no open day before it within the prescription: under
+    // clause 2 the remaining six days are handed over on Tuesday.
+    let first = collect(&schedule, d(11, 23));
+    assert!(first.doses.iter().all(|dose| dose.pharmacy_closed) && first.doses.len() == 1);
+    let tuesday = collect(&schedule, d(11, 24));
+    assert_eq!((tuesday.take_home_doses(), tuesday.doses[5].date), (6, d(11, 29)));
+    assert_eq!(schedule.next_collection_after(d(11, 20)), Some(d(11, 24)));
+}
+
+#[test]
+fn without_clauses_1_and_2_a_closed_first_collection_day_blocks_the_whole_instalment() {
+    let mut calendar = closed_sundays();
+    let mut draft = draft(vec![c(Weekday::Mon, 7, true)]);
+    draft.directions.closed_days_prior = false;
+    draft.directions.supply_remaining_if_missed = false;
+    let prescription = Prescription::new(draft, &calendar).unwrap();
+    calendar.closures = BTreeSet::from([d(11, 23)]);
+
+    let schedule = prescription.schedule(&calendar);
+
     let first = collect(&schedule, d(11, 23));
     assert!(first.doses.iter().all(|dose| dose.pharmacy_closed) && first.doses.len() == 7);
-    assert_eq!(schedule.next_collection_after(d(11, 20)), Some(d(11, 28)));
+    assert_eq!(first.supervised_dose(), None);
+    assert_eq!(schedule.next_collection_after(d(11, 20)), Some(d(11, 30)));
+}
+
+#[test]
+fn under_clause_2_a_closed_supervised_collection_day_resumes_supervised_next_open_day() {
+    let mut calendar = closed_sundays();
+    let mut draft = draft(vec![c(Weekday::Mon, 7, true)]);
+    draft.directions.closed_days_prior = false;
+    let prescription = Prescription::new(draft, &calendar).unwrap();
+    calendar.closures = BTreeSet::from([d(11, 30)]);
+
+    let schedule = prescription.schedule(&calendar);
+
+    assert!(schedule.dose_for(d(11, 30)).unwrap().pharmacy_closed);
+    let tuesday = collect(&schedule, d(12, 1));
+    assert_eq!(tuesday.supervised_dose(), Some(mg(60.0)));
+    assert_eq!(tuesday.take_home_doses(), 5);
 }
 
 #[test]
