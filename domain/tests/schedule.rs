@@ -150,7 +150,10 @@ fn a_closed_monday_moves_the_whole_week_to_the_prior_saturday_when_within_the_pr
     let first = collect(&schedule, d(11, 23));
     assert!(first.doses.iter().all(|dose| dose.pharmacy_closed) && first.doses.len() == 1);
     let tuesday = collect(&schedule, d(11, 24));
-    assert_eq!((tuesday.take_home_doses(), tuesday.doses[5].date), (6, d(11, 29)));
+    assert_eq!(
+        (tuesday.take_home_doses(), tuesday.doses[5].date),
+        (6, d(11, 29))
+    );
     assert_eq!(schedule.next_collection_after(d(11, 20)), Some(d(11, 24)));
 }
 

@@ -106,11 +106,7 @@ pub async fn insert_regime_change(
 const COLUMNS: &str = "id, service_user_id, medicine, start_date, end_date, closed_days_prior, \
                        supply_remaining_if_missed, consult_after_missed_days";
 
-async fn load(
-    conn: &mut sqlx::AnyConnection,
-    where_sql: &str,
-    arg: &str,
-) -> Result<Vec<Stored>> {
+async fn load(conn: &mut sqlx::AnyConnection, where_sql: &str, arg: &str) -> Result<Vec<Stored>> {
     let sql = format!("SELECT {COLUMNS} FROM prescriptions WHERE {where_sql} ORDER BY start_date");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(arg)
