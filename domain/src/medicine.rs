@@ -134,6 +134,23 @@ impl Serialize for DoseMg {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DoseMg {
+    /// From a number of mg, as the server sends it to pharmacies. Only the representation is
+    /// checked (positive, finite, whole micrograms): plausibility for a medicine is
+    /// [`DoseMg::parse_mg`]'s job at the API edge, and the server's messages are authenticated.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mg = f64::deserialize(deserializer)?;
+        let ug = (mg * 1000.0).round();
+        if !mg.is_finite() || (mg * 1000.0 - ug).abs() > 1e-6 {
+            return Err(serde::de::Error::custom(
+                "a dose must be a whole number of micrograms",
+            ));
+        }
+        DoseMg::from_micrograms(ug as i64)
+            .ok_or_else(|| serde::de::Error::custom("a dose must be more than 0 mg"))
+    }
+}
+
 impl utoipa::PartialSchema for DoseMg {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()

@@ -5,7 +5,7 @@
 //! Clause 1 then moves instalments whose anchor falls on a closed day to the prior open day.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::PharmacyCalendar;
 use crate::medicine::DoseMg;
@@ -13,7 +13,7 @@ use crate::prescription::Prescription;
 use crate::weekday::Weekday;
 
 /// One day's dose and when and how it is handed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DoseDay {
     /// The day the dose is for.
     pub date: NaiveDate,
@@ -79,6 +79,17 @@ impl Due {
 }
 
 impl Schedule {
+    /// Rebuilds a schedule the server computed (the pharmacy client receives days, not rules).
+    /// Days are sorted; a date listed twice, or a gap between dates, is refused: `dose_for`
+    /// relies on one day per date.
+    pub fn from_days(mut days: Vec<DoseDay>) -> Option<Schedule> {
+        days.sort_by_key(|d| d.date);
+        let contiguous = days
+            .windows(2)
+            .all(|w| w[0].date.succ_opt() == Some(w[1].date));
+        contiguous.then_some(Schedule { days })
+    }
+
     /// Every day of the prescription, in date order.
     pub fn days(&self) -> &[DoseDay] {
         &self.days

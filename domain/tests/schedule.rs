@@ -250,3 +250,20 @@ fn dates_before_the_start_and_after_the_end_have_no_prescription() {
     }
     assert_eq!(schedule.next_collection_after(d(12, 6)), None);
 }
+
+#[test]
+fn a_schedule_rebuilt_from_its_days_answers_the_same() {
+    let calendar = closed_sundays();
+    let schedule = prescription(daily_supervised_sat_covers_sun(), &calendar).schedule(&calendar);
+    let json = serde_json::to_string(schedule.days()).unwrap();
+
+    let days: Vec<DoseDay> = serde_json::from_str(&json).unwrap();
+    let mut shuffled = days.clone();
+    shuffled.reverse();
+    let rebuilt = Schedule::from_days(shuffled).expect("contiguous");
+
+    assert_eq!(rebuilt, schedule);
+    let mut gap = days;
+    gap.remove(3);
+    assert!(Schedule::from_days(gap).is_none());
+}

@@ -1,0 +1,234 @@
+//! Message types. JSON, tagged by `type`, every one stamped with `v` and `pharmacy_id`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sotto_domain::{DoseDay, HoldKind, Weekday};
+
+use crate::{MAX_MESSAGE_BYTES, VERSION};
+
+/// Server → pharmacy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMessage {
+    pub v: u16,
+    pub pharmacy_id: String,
+    pub sent_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: ServerBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerBody {
+    /// One change, in sequence.
+    Delta { seq: u64, change: Change },
+    /// Everything the pharmacy needs, as of `seq`; replaces what the client holds.
+    Snapshot {
+        seq: u64,
+        pharmacy: PharmacyInfo,
+        people: Vec<PersonState>,
+    },
+    /// "Still here, and the latest `seq` is this": liveness for the staleness marker, and a
+    /// way to notice a lost final delta.
+    Heartbeat { seq: u64 },
+    /// The server stored these reports (after its commit); the client may forget them.
+    ReportAck { report_ids: Vec<String> },
+}
+
+impl ServerBody {
+    /// The sequence number, for messages that are part of the ordered stream.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            ServerBody::Delta { seq, .. }
+            | ServerBody::Snapshot { seq, .. }
+            | ServerBody::Heartbeat { seq } => Some(*seq),
+            ServerBody::ReportAck { .. } => None,
+        }
+    }
+}
+
+/// A change to what the pharmacy holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// A person's whole current state (upsert): simple to apply, impossible to half-apply.
+    Person(PersonState),
+    /// The person is no longer nominated to this pharmacy.
+    PersonRemoved { service_user_id: String },
+    /// Opening pattern, closures or contact details changed.
+    Pharmacy(PharmacyInfo),
+}
+
+/// What the counter needs about one person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonState {
+    pub service_user_id: String,
+    /// The service's reference, e.g. `SU-1042`: what the counter searches by.
+    pub reference: String,
+    /// Name and date of birth: for the pharmacist to confirm who is at the counter.
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    /// Active holds: their kinds only, never reasons.
+    pub holds: Vec<HoldState>,
+    /// Current and future prescriptions, each laid out day by day.
+    pub prescriptions: Vec<PrescriptionState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldState {
+    pub id: String,
+    pub kind: HoldKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrescriptionState {
+    pub id: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    /// One entry per date from start to end, as the server computed it (closures applied).
+    pub days: Vec<DoseDay>,
+}
+
+/// The pharmacy's own details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PharmacyInfo {
+    pub id: String,
+    pub ods_code: String,
+    pub name: String,
+    pub closed_weekdays: Vec<Weekday>,
+    /// `HH:MM` local time.
+    pub closing_time: String,
+    /// IANA zone name.
+    pub timezone: String,
+    pub closures: Vec<NaiveDate>,
+    /// The treatment service's number, shown with codes D and E.
+    pub service_phone: Option<String>,
+}
+
+/// Pharmacy → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientMessage {
+    pub v: u16,
+    pub pharmacy_id: String,
+    pub sent_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: ClientBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientBody {
+    /// "Send me a snapshot": on every connect, and whenever a gap is seen.
+    ResyncRequest {
+        /// The last `seq` applied, if any.
+        last_seq: Option<u64>,
+        reason: ResyncReason,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResyncReason {
+    Connected,
+    Gap,
+}
+
+/// Why a payload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message of {0} bytes is larger than the {MAX_MESSAGE_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("not a Sotto message: {0}")]
+    Malformed(String),
+    #[error("protocol version {0} is not supported (this build speaks {VERSION})")]
+    UnknownVersion(u64),
+}
+
+/// Decodes a message, checking size and version before the shape, so an unknown version is
+/// reported as such rather than as a malformed payload.
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    #[derive(Deserialize)]
+    struct Version {
+        v: u64,
+    }
+    let version: Version =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if version.v != u64::from(VERSION) {
+        return Err(DecodeError::UnknownVersion(version.v));
+    }
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// Encodes any message (cannot fail for these types).
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    serde_json::to_vec(message).expect("protocol types always serialise")
+}
+
+impl ServerMessage {
+    pub fn new(pharmacy_id: impl Into<String>, body: ServerBody) -> Self {
+        Self {
+            v: VERSION,
+            pharmacy_id: pharmacy_id.into(),
+            sent_at: Utc::now(),
+            body,
+        }
+    }
+}
+
+impl ClientMessage {
+    pub fn new(pharmacy_id: impl Into<String>, body: ClientBody) -> Self {
+        Self {
+            v: VERSION,
+            pharmacy_id: pharmacy_id.into(),
+            sent_at: Utc::now(),
+            body,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_with_their_tags() {
+        let m = ServerMessage::new("p1", ServerBody::Heartbeat { seq: 7 });
+        let json = String::from_utf8(encode(&m)).unwrap();
+        assert!(json.contains(r#""type":"heartbeat""#), "{json}");
+        assert_eq!(decode::<ServerMessage>(json.as_bytes()).unwrap(), m);
+        let c = ClientMessage::new(
+            "p1",
+            ClientBody::ResyncRequest {
+                last_seq: None,
+                reason: ResyncReason::Connected,
+            },
+        );
+        assert_eq!(decode::<ClientMessage>(&encode(&c)).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_versions_and_garbage_are_refused_distinctly() {
+        let future = br#"{"v":2,"pharmacy_id":"p","sent_at":"2026-11-23T10:00:00Z","type":"heartbeat","seq":1}"#;
+        assert!(matches!(
+            decode::<ServerMessage>(future),
+            Err(DecodeError::UnknownVersion(2))
+        ));
+        assert!(matches!(
+            decode::<ServerMessage>(b"\xff\x00"),
+            Err(DecodeError::Malformed(_))
+        ));
+        let wrong_type = br#"{"v":1,"pharmacy_id":"p","sent_at":"2026-11-23T10:00:00Z","type":"launch","seq":1}"#;
+        assert!(matches!(
+            decode::<ServerMessage>(wrong_type),
+            Err(DecodeError::Malformed(_))
+        ));
+        let big = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        assert!(matches!(
+            decode::<ServerMessage>(&big),
+            Err(DecodeError::TooLarge(_))
+        ));
+    }
+}
