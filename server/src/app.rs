@@ -1,5 +1,5 @@
-//! Start-up and shutdown: `Application::build` binds (port 0 allowed), `run` serves until told
-//! to stop, then lets in-flight requests finish.
+//! Start-up and shutdown: `Application::build` binds (port 0 allowed) and starts the MQTT side;
+//! `run` serves until told to stop, then drains requests and stops every background task.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,28 +11,38 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::db::Store;
 use crate::http::{self, AppState};
+use crate::sync::{self, SyncHandle};
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    sync: SyncHandle,
+    /// Stops the background tasks once the HTTP server has drained.
+    tasks_stop: CancellationToken,
 }
 
 impl Application {
-    /// Connects to the database (migrating it) and binds the HTTP listener.
+    /// Connects to the database (migrating it), binds the HTTP listener, starts the embedded
+    /// broker (unless an external one is configured) and the MQTT link.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let store = Store::connect(&config.database_url).await?;
         let listener = TcpListener::bind(config.http_addr).await.with_context(|| {
             format!(
-                "Failed to listen on {} (is the port taken?)",
+                "Failed to listen on {} (is the port taken? set SOTTO_HTTP_ADDR)",
                 config.http_addr
             )
         })?;
+        let tasks_stop = CancellationToken::new();
+        let sync = sync::start(&config, store.clone(), tasks_stop.clone()).await?;
         Ok(Application {
             listener,
             state: AppState {
                 store,
                 config: Arc::new(config),
+                link: Some(sync.link.clone()),
             },
+            sync,
+            tasks_stop,
         })
     }
 
@@ -46,22 +56,39 @@ impl Application {
         self.local_addr().port()
     }
 
+    /// Where pharmacies reach the broker (embedded or external).
+    pub fn broker_addr(&self) -> SocketAddr {
+        self.sync.broker_addr
+    }
+
+    /// The server's own broker endpoint and credentials.
+    pub fn broker_endpoint(&self) -> &crate::sync::link::Endpoint {
+        &self.sync.endpoint
+    }
+
     pub fn store(&self) -> &Store {
         &self.state.store
     }
 
-    /// Serves until `shutdown` is cancelled, then drains requests and closes the pool.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains requests, stops the MQTT side and
+    /// closes the pool.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let router = http::router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "sotto-server listening");
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
-            .context("HTTP server failed")?;
+            .context("HTTP server failed");
+        self.tasks_stop.cancel();
+        self.sync.stopped().await;
         store.close().await;
         tracing::info!("sotto-server stopped");
-        Ok(())
+        served
     }
 }
 

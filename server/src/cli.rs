@@ -55,6 +55,17 @@ pub enum Admin {
     },
     /// Check the audit log's hash chain; exits non-zero if any entry was edited or deleted.
     VerifyAudit,
+    /// Write Mosquitto's password and ACL files for every enrolled pharmacy (re-run after
+    /// enrolling one, then send Mosquitto SIGHUP). The server's own broker user and password are
+    /// taken from SOTTO_MQTT_URL.
+    MosquittoConfig {
+        /// Password file to write (mosquitto.conf: password_file).
+        #[arg(long)]
+        password_file: std::path::PathBuf,
+        /// ACL file to write (mosquitto.conf: acl_file).
+        #[arg(long)]
+        acl_file: std::path::PathBuf,
+    },
 }
 
 /// Runs the command line with `args`, writing results to `out`. Errors are returned, not printed.
@@ -153,6 +164,31 @@ pub async fn run_admin(
             )?;
             ExitCode::SUCCESS
         }
+        Admin::MosquittoConfig {
+            password_file,
+            acl_file,
+        } => {
+            let url = config
+                .mqtt_url
+                .as_deref()
+                .context("SOTTO_MQTT_URL must name the server's broker user, e.g. mqtt://sotto-server:PASSWORD@host:1883")?;
+            let endpoint = crate::sync::parse_mqtt_url(url, &config.mqtt_client_id)?;
+            let (Some(user), Some(password)) = (endpoint.username, endpoint.password) else {
+                anyhow::bail!(
+                    "SOTTO_MQTT_URL must include the server's user and password (mqtt://user:password@host)"
+                );
+            };
+            let files = crate::sync::mosquitto::files(store.pool(), &user, &password).await?;
+            write_private(&password_file, &files.passwords)?;
+            write_private(&acl_file, &files.acl)?;
+            writeln!(
+                out,
+                "wrote {} and {}",
+                password_file.display(),
+                acl_file.display()
+            )?;
+            ExitCode::SUCCESS
+        }
         Admin::VerifyAudit => {
             let v = audit::verify(store.pool()).await?;
             writeln!(out, "{}", serde_json::to_string(&v)?)?;
@@ -167,4 +203,18 @@ pub async fn run_admin(
     };
     store.close().await;
     Ok(code)
+}
+
+/// Writes a file readable only by its owner (it holds password hashes).
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("Failed to write {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
 }

@@ -18,6 +18,12 @@ pub struct Config {
     pub mqtt_url: Option<String>,
     /// Where the embedded broker listens.
     pub mqtt_embedded_addr: SocketAddr,
+    /// Client id on the broker; must be unique per server instance.
+    pub mqtt_client_id: String,
+    /// How often every pharmacy is told "still here, latest seq is N".
+    pub heartbeat_interval: std::time::Duration,
+    /// The treatment service's phone number, shown at the counter with codes D and E.
+    pub service_phone: Option<String>,
     /// SMTP relay; `None` writes `.eml` files to `mail_outbox`.
     pub smtp_url: Option<String>,
     pub mail_outbox: PathBuf,
@@ -31,6 +37,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             mqtt_url: None,
             mqtt_embedded_addr: ([127, 0, 0, 1], 1883).into(),
+            mqtt_client_id: "sotto-server".into(),
+            heartbeat_interval: std::time::Duration::from_secs(30),
+            service_phone: None,
             smtp_url: None,
             mail_outbox: "./outbox".into(),
         }
@@ -66,6 +75,17 @@ impl Config {
         if let Some(v) = non_empty("SOTTO_MQTT_EMBEDDED_ADDR") {
             c.mqtt_embedded_addr = parse_addr("SOTTO_MQTT_EMBEDDED_ADDR", &v)?;
         }
+        if let Some(v) = non_empty("SOTTO_MQTT_CLIENT_ID") {
+            c.mqtt_client_id = v;
+        }
+        if let Some(v) = non_empty("SOTTO_HEARTBEAT_SECS") {
+            let secs: u64 = v.parse().ok().filter(|s| *s > 0).ok_or(ConfigError {
+                var: "SOTTO_HEARTBEAT_SECS",
+                message: format!("{v:?} is not a whole number of seconds above 0"),
+            })?;
+            c.heartbeat_interval = std::time::Duration::from_secs(secs);
+        }
+        c.service_phone = non_empty("SOTTO_SERVICE_PHONE");
         c.smtp_url = non_empty("SOTTO_SMTP_URL");
         if let Some(v) = non_empty("SOTTO_MAIL_OUTBOX") {
             c.mail_outbox = v.into();
@@ -95,6 +115,8 @@ impl std::fmt::Debug for Config {
             .field("http_addr", &self.http_addr)
             .field("mqtt_url", &self.mqtt_url.as_deref().map(redact_url))
             .field("mqtt_embedded_addr", &self.mqtt_embedded_addr)
+            .field("mqtt_client_id", &self.mqtt_client_id)
+            .field("heartbeat_interval", &self.heartbeat_interval)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("mail_outbox", &self.mail_outbox)
             .finish()

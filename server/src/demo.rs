@@ -81,10 +81,7 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
     )
     .await?;
     let api = Api {
-        app_router: http::router(http::AppState {
-            store: store.clone(),
-            config: std::sync::Arc::new(Config::default()),
-        }),
+        app_router: http::router(app.state().clone()),
     };
     let pharmacy = api
         .post(

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod status;
+pub mod sync;
 pub mod telemetry;
 pub mod values;
 

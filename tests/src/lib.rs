@@ -6,6 +6,10 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); a fresh database is created per test and dropped
 //! afterwards. If PostgreSQL is down the PostgreSQL tests fail saying so — they never skip.
 
+pub mod counter;
+pub mod mosquitto;
+pub mod push;
+
 use std::net::SocketAddr;
 
 use reqwest::StatusCode;
@@ -50,6 +54,10 @@ pub enum Backend {
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where pharmacies reach the broker (embedded or external).
+    pub broker_addr: SocketAddr,
+    /// The server's own broker credentials (to play a forger or replay in tests).
+    pub broker_endpoint: Option<sotto_server::sync::link::Endpoint>,
     pub client: reqwest::Client,
     pub config: Config,
     /// A bootstrap admin created the way an operator would (`admin create-staff`).
@@ -81,6 +89,11 @@ fn postgres_admin_url() -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], adjusting the configuration first (e.g. an external broker).
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let (database_url, db) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -98,11 +111,13 @@ impl TestApp {
                 )
             }
         };
-        let config = Config {
+        let mut config = Config {
             database_url,
             http_addr: ([127, 0, 0, 1], 0).into(),
+            mqtt_embedded_addr: ([127, 0, 0, 1], 0).into(),
             ..Config::default()
         };
+        adjust(&mut config);
         let mut out = Vec::new();
         sotto_server::cli::run_admin(
             &config,
@@ -121,23 +136,47 @@ impl TestApp {
             id: v["id"].as_str().unwrap().into(),
             token: v["token"].as_str().unwrap().into(),
         };
-        let app = Application::build(config.clone())
-            .await
-            .expect("server builds");
-        let addr = app.local_addr();
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let server = tokio::spawn(async move {
-            app.run(token).await.expect("server runs");
-        });
-        TestApp {
-            addr,
+        let mut app = TestApp {
+            addr: ([127, 0, 0, 1], 0).into(),
+            broker_addr: ([127, 0, 0, 1], 0).into(),
+            broker_endpoint: None,
             client: reqwest::Client::new(),
             config,
             admin,
-            shutdown,
-            server: Some(server),
+            shutdown: CancellationToken::new(),
+            server: None,
             db,
+        };
+        app.start_server().await;
+        app
+    }
+
+    /// Starts the server on the app's configuration. After a restart the HTTP and embedded
+    /// broker ports stay the same, as for a real server restarted in place.
+    pub async fn start_server(&mut self) {
+        assert!(self.server.is_none(), "server already running");
+        let server = Application::build(self.config.clone())
+            .await
+            .expect("server builds");
+        self.addr = server.local_addr();
+        self.broker_addr = server.broker_addr();
+        self.broker_endpoint = Some(server.broker_endpoint().clone());
+        self.config.http_addr = self.addr;
+        if self.config.mqtt_url.is_none() {
+            self.config.mqtt_embedded_addr = self.broker_addr;
+        }
+        self.shutdown = CancellationToken::new();
+        let token = self.shutdown.clone();
+        self.server = Some(tokio::spawn(async move {
+            server.run(token).await.expect("server runs");
+        }));
+    }
+
+    /// Stops the server gracefully (and with it the embedded broker) and waits until it is down.
+    pub async fn stop_server(&mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.server.take() {
+            h.await.expect("server stopped cleanly");
         }
     }
 
@@ -199,6 +238,24 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_str().unwrap().into()
+    }
+
+    /// Enrols a pharmacy and returns its broker credentials too.
+    pub async fn enrol_pharmacy(&self, ods: &str, closed: &[&str]) -> counter::Enrolled {
+        let (status, body) = self
+            .post(
+                &self.admin.token,
+                "/api/v1/pharmacies",
+                json!({"ods_code": ods, "name": format!("Pharmacy {ods}"), "closed_weekdays": closed,
+                       "closing_time": "18:00", "timezone": "Europe/London"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        counter::Enrolled {
+            id: body["id"].as_str().unwrap().into(),
+            mqtt_username: body["mqtt_username"].as_str().unwrap().into(),
+            mqtt_password: body["mqtt_password"].as_str().unwrap().into(),
+        }
     }
 
     /// Counts rows in every table and reads the audit tip: equal snapshots mean nothing changed.

@@ -6,7 +6,10 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
 use sqlx::{AnyPool, Row};
+use tokio::sync::Notify;
 
 use super::{Tx, now_text};
 use crate::error::{Error, Result};
@@ -45,10 +48,12 @@ pub struct WriteTx {
     seq: i64,
     hash: String,
     appended: usize,
+    outbox_written: bool,
+    outbox_wake: Arc<Notify>,
 }
 
 impl WriteTx {
-    pub(super) async fn begin(pool: &AnyPool) -> Result<WriteTx> {
+    pub(super) async fn begin(pool: &AnyPool, outbox_wake: Arc<Notify>) -> Result<WriteTx> {
         let mut tx = pool.begin().await?;
         // Writing first takes SQLite's write lock / PostgreSQL's row lock at once: concurrent
         // writers queue here instead of forking the chain or deadlocking on a lock upgrade.
@@ -60,6 +65,8 @@ impl WriteTx {
             hash: row.try_get("hash")?,
             tx,
             appended: 0,
+            outbox_written: false,
+            outbox_wake,
         })
     }
 
@@ -109,7 +116,15 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await?;
         self.tx.commit().await?;
+        if self.outbox_written {
+            self.outbox_wake.notify_one();
+        }
         Ok(())
+    }
+
+    /// Notes that this transaction queued messages for pharmacies (wake the relay on commit).
+    pub fn mark_outbox_written(&mut self) {
+        self.outbox_written = true;
     }
 }
 

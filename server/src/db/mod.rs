@@ -14,7 +14,10 @@ pub mod staff;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 
@@ -30,6 +33,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Rung after a commit that wrote to the outbox, so the relay publishes at once.
+    outbox_wake: Arc<Notify>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -80,11 +85,20 @@ impl Store {
             .run(&pool)
             .await
             .context("Failed to run database migrations")?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            outbox_wake: Arc::new(Notify::new()),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// What the outbox relay waits on.
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        self.outbox_wake.clone()
     }
 
     pub fn backend(&self) -> Backend {
@@ -100,7 +114,7 @@ impl Store {
     /// Starts a transaction that changes state. It takes the audit lock first, so writers are
     /// serialised and every change can append to the audit chain (see [`audit`]).
     pub async fn write(&self) -> Result<audit::WriteTx> {
-        audit::WriteTx::begin(&self.pool).await
+        audit::WriteTx::begin(&self.pool, self.outbox_wake.clone()).await
     }
 
     pub async fn close(&self) {

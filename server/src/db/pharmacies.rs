@@ -54,7 +54,8 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
     let weekdays: Vec<&str> = p.closed_weekdays.iter().map(|d| d.as_str()).collect();
     let res = sqlx::query(
         "INSERT INTO pharmacies (id, ods_code, name, closed_weekdays, closing_time, timezone, \
-         mqtt_username, mqtt_password_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+         mqtt_username, mqtt_password_hash, mqtt_password_mosquitto, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
     )
     .bind(&id)
     .bind(p.ods_code.as_str())
@@ -64,6 +65,7 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
     .bind(p.timezone.name())
     .bind(&mqtt_username)
     .bind(hash_secret(&mqtt_password))
+    .bind(crate::sync::mosquitto::mosquitto_hash(&mqtt_password))
     .bind(now_text())
     .execute(&mut *w.tx)
     .await

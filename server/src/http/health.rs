@@ -1,4 +1,4 @@
-//! `GET /healthz`: is the database reachable? (The MQTT part joins with the broker.)
+//! `GET /healthz`: are the database and the broker reachable?
 
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Health {
     status: &'static str,
     db: &'static str,
-    /// `not_started` until the broker link exists.
+    /// `ok` while connected to the broker, else `disconnected`.
     mqtt: &'static str,
 }
 
@@ -24,12 +24,13 @@ pub struct Health {
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn healthz(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
     let db_ok = st.store.ping().await.is_ok();
+    let mqtt_ok = st.link.as_ref().is_some_and(|l| l.is_connected());
     let health = Health {
-        status: if db_ok { "ok" } else { "degraded" },
+        status: if db_ok && mqtt_ok { "ok" } else { "degraded" },
         db: if db_ok { "ok" } else { "unavailable" },
-        mqtt: "not_started",
+        mqtt: if mqtt_ok { "ok" } else { "disconnected" },
     };
-    let code = if db_ok {
+    let code = if db_ok && mqtt_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -62,6 +62,7 @@ async fn place(
     let reason = values::parse_text("reason", &req.reason, 2000, true)?;
     let mut w = st.store.write().await?;
     let hold = db::holds::place(&mut w, &Actor(caller.id), &su.id, req.kind, &reason).await?;
+    crate::sync::outbox::person_changed(&mut w, &su.id).await?;
     w.commit().await?;
     tracing::info!(hold_id = %hold.id, "hold placed");
     Ok((
@@ -121,6 +122,7 @@ async fn lift(
         });
     }
     let lifted_at = db::holds::lift(&mut w, &Actor(caller.id), &hold, &note).await?;
+    crate::sync::outbox::person_changed(&mut w, &su.id).await?;
     w.commit().await?;
     tracing::info!(hold_id = %hold.id, "hold lifted");
     Ok(Json(HoldLifted {

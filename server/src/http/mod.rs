@@ -27,6 +27,8 @@ use crate::db::Store;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// The broker connection (absent only when a tool builds the router without one).
+    pub link: Option<crate::sync::link::Link>,
 }
 
 #[derive(OpenApi)]

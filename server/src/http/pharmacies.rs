@@ -155,6 +155,8 @@ async fn add_closure(
         return Err(Error::NotFound("pharmacy"));
     }
     let cid = db::pharmacies::add_closure(&mut w, &Actor(caller.id), &id, req.date, &note).await?;
+    // Schedules move with closures: the pharmacy gets its new calendar and everyone's new days.
+    crate::sync::outbox::pharmacy_changed(&mut w, &id, st.config.service_phone.as_deref()).await?;
     w.commit().await?;
     Ok((
         StatusCode::CREATED,

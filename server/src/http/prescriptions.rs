@@ -113,6 +113,7 @@ async fn create(
         });
     }
     let id = db::prescriptions::insert(&mut w, &Actor(caller.id), &su.id, &prescription).await?;
+    crate::sync::outbox::person_changed(&mut w, &su.id).await?;
     let stored = db::prescriptions::get(&mut w.tx, &id)
         .await?
         .ok_or_else(|| Error::Internal("prescription vanished after insert".into()))?;
@@ -180,6 +181,7 @@ async fn regime_change(
         .map_err(Error::Validation)?;
     db::prescriptions::insert_regime_change(&mut w, &Actor(caller.id), &id, &regime, &reason)
         .await?;
+    crate::sync::outbox::person_changed(&mut w, &stored.service_user_id).await?;
     let stored = db::prescriptions::get(&mut w.tx, &id)
         .await?
         .ok_or_else(|| Error::Internal("prescription vanished".into()))?;

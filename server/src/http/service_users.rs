@@ -80,6 +80,7 @@ async fn create(
         heads_up_email,
     };
     let id = db::service_users::insert(&mut w, &Actor(caller.id), &new).await?;
+    crate::sync::outbox::person_changed(&mut w, &id).await?;
     let su = db::service_users::get(&mut *w.tx, &id)
         .await?
         .ok_or_else(|| Error::Internal("service user vanished after insert".into()))?;

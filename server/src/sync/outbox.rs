@@ -1,0 +1,115 @@
+//! The transactional outbox: a change and the message announcing it are written in one
+//! transaction; the relay publishes later and marks the row sent only after the broker's PUBACK.
+
+use chrono::Utc;
+use sotto_protocol::{Change, ServerBody, ServerMessage, encode};
+use sqlx::{AnyPool, Row};
+
+use super::state;
+use crate::db::{self, audit::WriteTx, now_text};
+use crate::error::{Error, Result};
+
+/// Announces a person's new state to their pharmacy, in the caller's transaction.
+pub async fn person_changed(w: &mut WriteTx, service_user_id: &str) -> Result<()> {
+    let su = db::service_users::get(&mut *w.tx, service_user_id)
+        .await?
+        .ok_or(Error::NotFound("service user"))?;
+    let pharmacy = load_pharmacy(w, &su.pharmacy_id).await?;
+    let person = state::person_state(&mut w.tx, &pharmacy, service_user_id).await?;
+    enqueue(w, &pharmacy.id, Change::Person(person)).await
+}
+
+/// Announces a pharmacy's new calendar, and every person's schedule recomputed with it.
+pub async fn pharmacy_changed(
+    w: &mut WriteTx,
+    pharmacy_id: &str,
+    service_phone: Option<&str>,
+) -> Result<()> {
+    let pharmacy = load_pharmacy(w, pharmacy_id).await?;
+    let info = state::pharmacy_info(&mut w.tx, &pharmacy, service_phone).await?;
+    enqueue(w, pharmacy_id, Change::Pharmacy(info)).await?;
+    for id in state::people_of(&mut w.tx, pharmacy_id).await? {
+        let person = state::person_state(&mut w.tx, &pharmacy, &id).await?;
+        enqueue(w, pharmacy_id, Change::Person(person)).await?;
+    }
+    Ok(())
+}
+
+async fn load_pharmacy(w: &mut WriteTx, id: &str) -> Result<db::pharmacies::Pharmacy> {
+    db::pharmacies::get(&mut *w.tx, id)
+        .await?
+        .ok_or(Error::NotFound("pharmacy"))
+}
+
+/// Takes the pharmacy's next sequence number and stores the delta under it.
+async fn enqueue(w: &mut WriteTx, pharmacy_id: &str, change: Change) -> Result<()> {
+    let row = sqlx::query("UPDATE pharmacies SET seq = seq + 1 WHERE id = $1 RETURNING seq")
+        .bind(pharmacy_id)
+        .fetch_one(&mut *w.tx)
+        .await?;
+    let seq: i64 = row.try_get("seq")?;
+    let message = ServerMessage::new(
+        pharmacy_id,
+        ServerBody::Delta {
+            seq: seq as u64,
+            change,
+        },
+    );
+    sqlx::query(
+        "INSERT INTO outbox (pharmacy_id, seq, payload, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(pharmacy_id)
+    .bind(seq)
+    .bind(String::from_utf8(encode(&message)).expect("JSON is UTF-8"))
+    .bind(now_text())
+    .execute(&mut *w.tx)
+    .await?;
+    w.mark_outbox_written();
+    Ok(())
+}
+
+/// A message waiting to be published.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub pharmacy_id: String,
+    pub seq: i64,
+    pub payload: String,
+}
+
+/// The oldest unsent messages, in per-pharmacy order.
+pub async fn unsent(pool: &AnyPool, limit: i64) -> Result<Vec<Pending>> {
+    let rows = sqlx::query(
+        "SELECT pharmacy_id, seq, payload FROM outbox WHERE sent_at IS NULL \
+         ORDER BY pharmacy_id, seq LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Pending {
+                pharmacy_id: r.try_get("pharmacy_id")?,
+                seq: r.try_get("seq")?,
+                payload: r.try_get("payload")?,
+            })
+        })
+        .collect()
+}
+
+/// Records the broker's acknowledgement. Not audited: delivery is not a change of clinical state.
+pub async fn mark_sent(pool: &AnyPool, p: &Pending) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE outbox SET sent_at = $1 WHERE pharmacy_id = $2 AND seq = $3")
+        .bind(Utc::now().to_rfc3339())
+        .bind(&p.pharmacy_id)
+        .bind(p.seq)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE pharmacies SET sent_seq = $1 WHERE id = $2 AND sent_seq < $1")
+        .bind(p.seq)
+        .bind(&p.pharmacy_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

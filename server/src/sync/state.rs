@@ -1,0 +1,83 @@
+//! What a pharmacy holds, built from the database: one person's state, the pharmacy's details,
+//! or a whole snapshot. The same builders serve deltas (inside the change's transaction) and
+//! snapshots, so the two can never disagree.
+
+use chrono::Duration;
+use sotto_protocol::{HoldState, PersonState, PharmacyInfo, PrescriptionState};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{self, pharmacies::Pharmacy};
+use crate::error::{Error, Result};
+
+/// The pharmacy's details as its client needs them.
+pub async fn pharmacy_info(
+    conn: &mut AnyConnection,
+    pharmacy: &Pharmacy,
+    service_phone: Option<&str>,
+) -> Result<PharmacyInfo> {
+    let calendar = db::pharmacies::calendar(&mut *conn, pharmacy).await?;
+    Ok(PharmacyInfo {
+        id: pharmacy.id.clone(),
+        ods_code: pharmacy.ods_code.clone(),
+        name: pharmacy.name.clone(),
+        closed_weekdays: pharmacy.closed_weekdays.clone(),
+        closing_time: pharmacy.closing_time.clone(),
+        timezone: pharmacy.timezone.clone(),
+        closures: calendar.closures.into_iter().collect(),
+        service_phone: service_phone.map(str::to_string),
+    })
+}
+
+/// One person's state: identity for the counter, active hold kinds (never reasons), and every
+/// prescription from yesterday on, laid out day by day with the pharmacy's closures applied.
+pub async fn person_state(
+    conn: &mut AnyConnection,
+    pharmacy: &Pharmacy,
+    service_user_id: &str,
+) -> Result<PersonState> {
+    let su = db::service_users::get(&mut *conn, service_user_id)
+        .await?
+        .ok_or(Error::NotFound("service user"))?;
+    let calendar = db::pharmacies::calendar(&mut *conn, pharmacy).await?;
+    // Yesterday too: a client whose clock or zone is a little behind still finds today's row.
+    let from = pharmacy.today() - Duration::days(1);
+    let prescriptions = db::prescriptions::for_service_user(&mut *conn, &su.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.prescription.end_date() >= from)
+        .map(|p| PrescriptionState {
+            start_date: p.prescription.start_date(),
+            end_date: p.prescription.end_date(),
+            days: p.prescription.schedule(&calendar).days().to_vec(),
+            id: p.id,
+        })
+        .collect();
+    let holds = db::holds::active(&mut *conn, &su.id)
+        .await?
+        .into_iter()
+        .map(|h| HoldState {
+            id: h.id,
+            kind: h.kind,
+        })
+        .collect();
+    Ok(PersonState {
+        service_user_id: su.id,
+        reference: su.reference,
+        given_name: su.given_name,
+        family_name: su.family_name,
+        date_of_birth: su.date_of_birth,
+        holds,
+        prescriptions,
+    })
+}
+
+/// Ids of everyone nominated to a pharmacy.
+pub async fn people_of(conn: &mut AnyConnection, pharmacy_id: &str) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT id FROM service_users WHERE pharmacy_id = $1 ORDER BY id")
+        .bind(pharmacy_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>("id").map_err(Error::from))
+        .collect()
+}

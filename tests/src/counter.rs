@@ -1,0 +1,146 @@
+//! The pharmacy client, run in-process against the test's broker, with helpers to ask it what
+//! the counter would show.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sotto_pharmacy::{Config, PharmacyClient};
+use tokio_util::sync::CancellationToken;
+
+/// A pharmacy's broker credentials as enrolment returned them.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    pub id: String,
+    pub mqtt_username: String,
+    pub mqtt_password: String,
+}
+
+pub struct Counter {
+    pub addr: std::net::SocketAddr,
+    pub config: Config,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+    http: reqwest::Client,
+}
+
+impl Counter {
+    /// Starts a client for `pharmacy` talking to the broker at `broker_port`.
+    pub async fn start(pharmacy: &Enrolled, broker_port: u16, stale_after: Duration) -> Counter {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            pharmacy_id: pharmacy.id.clone(),
+            mqtt_url: format!("mqtt://127.0.0.1:{broker_port}"),
+            mqtt_username: pharmacy.mqtt_username.clone(),
+            mqtt_password: pharmacy.mqtt_password.clone(),
+            data_dir: dir.path().to_path_buf(),
+            http_addr: ([127, 0, 0, 1], 0).into(),
+            stale_after,
+        };
+        let mut c = Counter {
+            addr: ([127, 0, 0, 1], 0).into(),
+            config,
+            shutdown: CancellationToken::new(),
+            task: None,
+            _dir: Some(dir),
+            http: reqwest::Client::new(),
+        };
+        c.run().await;
+        c
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    async fn run(&mut self) {
+        let client = PharmacyClient::build(self.config.clone())
+            .await
+            .expect("client builds");
+        self.addr = client.http_addr();
+        // Keep the port across restarts, like a counter PC's bookmark.
+        self.config.http_addr = self.addr;
+        self.shutdown = CancellationToken::new();
+        let token = self.shutdown.clone();
+        self.task = Some(tokio::spawn(async move {
+            client.run(token).await.expect("client runs");
+        }));
+    }
+
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.expect("client stopped cleanly");
+        }
+    }
+
+    pub async fn start_again(&mut self) {
+        assert!(self.task.is_none());
+        self.run().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `GET /api/status?reference=…` (status code, body).
+    pub async fn status(&self, reference: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(self.url("/api/status"))
+            .query(&[("reference", reference)])
+            .send()
+            .await
+            .expect("client answers");
+        let code = res.status().as_u16();
+        (code, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn health(&self) -> Value {
+        self.http
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .expect("client answers")
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `check` holds for the person's status, failing after `within` with the last
+    /// status seen. Returns how long it took.
+    pub async fn wait_for(
+        &self,
+        reference: &str,
+        within: Duration,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Duration {
+        let started = Instant::now();
+        let mut last = Value::Null;
+        while started.elapsed() < within {
+            let (code, body) = self.status(reference).await;
+            if code == 200 && check(&body) {
+                return started.elapsed();
+            }
+            last = body;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("counter did not show {what} within {within:?}; last status: {last}");
+    }
+
+    /// Waits for a code (fresh data only).
+    pub async fn wait_for_code(&self, reference: &str, code: &str, within: Duration) -> Duration {
+        self.wait_for(reference, within, &format!("code {code}"), |s| {
+            s["code"] == code && s["stale"] == false
+        })
+        .await
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,193 @@
+//! A world for push scenarios: the server on an embedded broker or a private Mosquitto, two
+//! enrolled pharmacies, a person with a daily prescription covering today, and a counter.
+
+use std::time::Duration;
+
+use chrono::Duration as Days;
+use serde_json::json;
+
+use crate::counter::{Counter, Enrolled};
+use crate::mosquitto::Mosquitto;
+use crate::{Backend, Staff, TestApp, service_user_body};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    Embedded,
+    Mosquitto,
+}
+
+/// Generates `embedded::NAME` and `mosquitto::NAME` from `async fn NAME(w: PushWorld)`.
+#[macro_export]
+macro_rules! on_both_brokers {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let w = $crate::push::PushWorld::start($crate::push::BrokerKind::Embedded).await;
+                    super::$name(w).await;
+                }
+            )*
+        }
+        mod mosquitto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let w = $crate::push::PushWorld::start($crate::push::BrokerKind::Mosquitto).await;
+                    super::$name(w).await;
+                }
+            )*
+        }
+    };
+}
+
+pub const REFERENCE: &str = "SU-1042";
+
+pub struct PushWorld {
+    pub kind: BrokerKind,
+    pub app: TestApp,
+    pub mosquitto: Option<Mosquitto>,
+    pub pharmacy: Enrolled,
+    pub other_pharmacy: Enrolled,
+    pub clinician: Staff,
+    pub keyworker: Staff,
+    pub service_user: String,
+    pub prescription: String,
+}
+
+impl PushWorld {
+    pub async fn start(kind: BrokerKind) -> PushWorld {
+        let mosquitto = match kind {
+            BrokerKind::Embedded => None,
+            BrokerKind::Mosquitto => Some(Mosquitto::start().await),
+        };
+        let url = mosquitto.as_ref().map(|m| m.server_url());
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+            c.mqtt_url = url;
+            c.heartbeat_interval = Duration::from_millis(500);
+            c.service_phone = Some("0300 123 4567".into());
+        })
+        .await;
+        let pharmacy = app.enrol_pharmacy("FA001", &[]).await;
+        let other_pharmacy = app.enrol_pharmacy("FB002", &[]).await;
+        if let Some(m) = &mosquitto {
+            m.configure(&app).await;
+        }
+        let clinician = app.staff("clinician", None).await;
+        let keyworker = app.staff("keyworker", None).await;
+        let (status, su) = app
+            .post(
+                &keyworker.token,
+                "/api/v1/service-users",
+                service_user_body(REFERENCE, &pharmacy.id, &keyworker.id, &clinician.id),
+            )
+            .await;
+        assert_eq!(status, 201, "{su}");
+        let service_user = su["id"].as_str().unwrap().to_string();
+        // Started yesterday, every day a supervised collection: today is always code A, and
+        // any day from today on can take a regime change.
+        let start = chrono::Utc::now().date_naive() - Days::days(1);
+        let every_day: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"weekday": d, "days": 1, "supervised": true}))
+            .collect();
+        let (status, p) = app
+            .post(
+                &clinician.token,
+                &format!("/api/v1/service-users/{service_user}/prescriptions"),
+                crate::prescription_body(start, 14, json!(every_day)),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+        PushWorld {
+            kind,
+            prescription: p["id"].as_str().unwrap().to_string(),
+            app,
+            mosquitto,
+            pharmacy,
+            other_pharmacy,
+            clinician,
+            keyworker,
+            service_user,
+        }
+    }
+
+    pub fn broker_port(&self) -> u16 {
+        self.app.broker_addr.port()
+    }
+
+    pub async fn counter(&self, stale_after: Duration) -> Counter {
+        Counter::start(&self.pharmacy, self.broker_port(), stale_after).await
+    }
+
+    pub async fn place_hold(&self) -> String {
+        let path = format!("/api/v1/service-users/{}/holds", self.service_user);
+        let (status, hold) = self
+            .app
+            .post(
+                &self.keyworker.token,
+                &path,
+                json!({"reason": "please ring us about your review"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{hold}");
+        hold["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn lift_hold(&self, id: &str) {
+        let (status, b) = self
+            .app
+            .post(
+                &self.keyworker.token,
+                &format!("/api/v1/holds/{id}/lift"),
+                json!({"note": "spoke"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{b}");
+    }
+
+    /// Changes the daily dose from today.
+    pub async fn change_dose(&self, mg: f64) {
+        let today = chrono::Utc::now().date_naive();
+        let (status, b) = self
+            .app
+            .post(
+                &self.clinician.token,
+                &format!("/api/v1/prescriptions/{}/regime-changes", self.prescription),
+                json!({"effective_from": today.to_string(), "daily_dose_mg": mg, "reason": "titration"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{b}");
+    }
+
+    /// The pharmacy's latest sequence number on the server.
+    pub async fn server_seq(&self) -> i64 {
+        let store = sotto_server::db::Store::connect(&self.app.config.database_url)
+            .await
+            .unwrap();
+        let row = sqlx::query("SELECT seq FROM pharmacies WHERE id = $1")
+            .bind(&self.pharmacy.id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let seq = sqlx::Row::get::<i64, _>(&row, "seq");
+        store.close().await;
+        seq
+    }
+
+    /// The stored outbox payload of one delta (to replay it).
+    pub async fn outbox_payload(&self, seq: i64) -> String {
+        let store = sotto_server::db::Store::connect(&self.app.config.database_url)
+            .await
+            .unwrap();
+        let row = sqlx::query("SELECT payload FROM outbox WHERE pharmacy_id = $1 AND seq = $2")
+            .bind(&self.pharmacy.id)
+            .bind(seq)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let payload = sqlx::Row::get::<String, _>(&row, "payload");
+        store.close().await;
+        payload
+    }
+}
