@@ -3,6 +3,12 @@
 /// Prefix of every Sotto topic.
 pub const TOPIC_ROOT: &str = "sotto/v1";
 
+/// The MQTT client id a pharmacy connects with. The embedded broker insists on it, so no client
+/// can take over another's (or the server's) persistent session.
+pub fn pharmacy_client_id(pharmacy_id: &str) -> String {
+    format!("pharmacy/{pharmacy_id}")
+}
+
 /// Server → pharmacy state topic.
 pub fn state_topic(pharmacy_id: &str) -> String {
     format!("{TOPIC_ROOT}/pharmacy/{pharmacy_id}/state")
