@@ -23,14 +23,72 @@ pub async fn run(mut config: Config, out: &mut impl Write) -> anyhow::Result<Exi
     std::fs::create_dir_all(&dir).context("Failed to create the demo folder")?;
     config.database_url = format!("sqlite://{}", dir.join("sotto.db").display());
     config.mail_outbox = dir.join("outbox");
+    config
+        .service_phone
+        .get_or_insert_with(|| "0300 000 0000 (demo)".into());
+    // A demo must start anywhere: unless told otherwise, the embedded broker takes any free
+    // port (1883 is often held by a system broker).
+    if std::env::var_os("SOTTO_MQTT_EMBEDDED_ADDR").is_none() {
+        config.mqtt_embedded_addr.set_port(0);
+    }
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let seeded = seed(&app).await?;
+    let shutdown = CancellationToken::new();
+    let counter = start_counter(&app, &seeded, &dir, shutdown.clone()).await?;
+    print_intro(out, addr, counter, &dir, &seeded)?;
+    app::cancel_on_signal(shutdown.clone());
+    app.run(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the pharmacy client beside the server, as a pharmacy would, on the demo pharmacy's
+/// credentials.
+async fn start_counter(
+    app: &Application,
+    seeded: &Seeded,
+    dir: &std::path::Path,
+    shutdown: CancellationToken,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let http_addr = match std::env::var("SOTTO_COUNTER_ADDR") {
+        Ok(v) => v
+            .parse()
+            .context("SOTTO_COUNTER_ADDR is not an address like 127.0.0.1:8081")?,
+        Err(_) => ([127, 0, 0, 1], 8081).into(),
+    };
+    let client = sotto_pharmacy::PharmacyClient::build(sotto_pharmacy::Config {
+        pharmacy_id: seeded.pharmacy_id.clone(),
+        mqtt_url: format!("mqtt://127.0.0.1:{}", app.broker_addr().port()),
+        mqtt_username: seeded.mqtt_username.clone(),
+        mqtt_password: seeded.mqtt_password.clone(),
+        data_dir: dir.join("pharmacy"),
+        http_addr,
+        stale_after: std::time::Duration::from_secs(15 * 60),
+    })
+    .await
+    .context("Failed to start the demo counter (set SOTTO_COUNTER_ADDR if 8081 is taken)")?;
+    let addr = client.http_addr();
+    tokio::spawn(async move {
+        if let Err(e) = client.run(shutdown).await {
+            tracing::error!(error = %e, "demo counter stopped");
+        }
+    });
+    Ok(addr)
+}
+
+fn print_intro(
+    out: &mut impl Write,
+    addr: std::net::SocketAddr,
+    counter: std::net::SocketAddr,
+    dir: &std::path::Path,
+    seeded: &Seeded,
+) -> anyhow::Result<()> {
+    writeln!(out, "Sotto demo (data in {})", dir.display())?;
     writeln!(
         out,
-        "Sotto demo running at http://{addr}  (data in {})",
-        dir.display()
+        "  server API    http://{addr}   (OpenAPI: /api/v1/openapi.json)"
     )?;
+    writeln!(out, "  counter page  http://{counter}/?reference=SU-1042")?;
     writeln!(
         out,
         "\nStaff tokens (send as 'Authorization: Bearer <token>'):"
@@ -47,22 +105,23 @@ pub async fn run(mut config: Config, out: &mut impl Write) -> anyhow::Result<Exi
         writeln!(out, "  {reference}  {id}  {note}")?;
     }
     let (reference, id, _) = &seeded.people[0];
+    let keyworker = &seeded.tokens[2].1;
     writeln!(
         out,
-        "\nTry:\n  curl -s -H 'Authorization: Bearer {}' http://{addr}/api/v1/service-users/{id}/status   # {reference}\n  \
-         curl -s http://{addr}/api/v1/openapi.json | head -c 300\n\nThe pharmacy counter client joins the demo with the MQTT issue. Ctrl-C stops.",
-        seeded.tokens[3].1
+        "\nPlace a hold on {reference} and watch the counter page change to D:\n  \
+         curl -s -X POST -H 'Authorization: Bearer {keyworker}' -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"reason\":\"please ring us\"}}' http://{addr}/api/v1/service-users/{id}/holds\n\
+         Lift it with POST /api/v1/holds/<id>/lift and it goes back to A. Ctrl-C stops."
     )?;
     out.flush()?;
-    let shutdown = CancellationToken::new();
-    app::cancel_on_signal(shutdown.clone());
-    app.run(shutdown).await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 struct Seeded {
     tokens: Vec<(&'static str, String)>,
     pharmacy_id: String,
+    mqtt_username: String,
+    mqtt_password: String,
     pharmacy_ods: &'static str,
     people: Vec<(String, String, &'static str)>,
 }
@@ -164,6 +223,14 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
             ("pharmacist", tok(&pharmacist)),
         ],
         pharmacy_id: pid,
+        mqtt_username: pharmacy["mqtt_username"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+        mqtt_password: pharmacy["mqtt_password"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
         pharmacy_ods: "FDEMO",
         people,
     })

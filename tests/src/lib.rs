@@ -6,6 +6,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); a fresh database is created per test and dropped
 //! afterwards. If PostgreSQL is down the PostgreSQL tests fail saying so — they never skip.
 
+pub mod browser;
 pub mod counter;
 pub mod mosquitto;
 pub mod push;

@@ -1,0 +1,206 @@
+//! The client's configuration: one typed struct, read from the environment (API.md,
+//! "Configuration"), with defaults that run with zero set-up apart from the pharmacy's identity.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the client needs to run.
+#[derive(Clone)]
+pub struct Config {
+    /// The pharmacy's id at the server: names its MQTT topics and its client id.
+    pub pharmacy_id: String,
+    /// `mqtt://host:port` of the broker.
+    pub mqtt_url: String,
+    pub mqtt_username: String,
+    /// Secret: never shown by `Debug` or logged.
+    pub mqtt_password: String,
+    /// Where the local store (`client.db`) lives.
+    pub data_dir: PathBuf,
+    /// The counter page's listen address; port 0 picks a free port.
+    pub http_addr: SocketAddr,
+    /// After this long without word from the server the counter marks codes "not confirmed".
+    pub stale_after: Duration,
+}
+
+/// A missing or unusable setting, naming the environment variable so a person can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{var} is not valid: {message}")]
+    Invalid { var: &'static str, message: String },
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("pharmacy_id", &self.pharmacy_id)
+            .field("mqtt_url", &self.mqtt_url)
+            .field("mqtt_username", &self.mqtt_username)
+            .field("mqtt_password", &"[redacted]")
+            .field("data_dir", &self.data_dir)
+            .field("http_addr", &self.http_addr)
+            .field("stale_after", &self.stale_after)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Reads `SOTTO_*` variables; the pharmacy id and MQTT credentials are required.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::from_env`], from any lookup (tests can't safely set process variables).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        // An empty variable is treated as unset: `VAR= sotto-pharmacy` is a common slip.
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let pharmacy_id = required("SOTTO_PHARMACY_ID")?;
+        check_pharmacy_id(&pharmacy_id).map_err(|message| ConfigError::Invalid {
+            var: "SOTTO_PHARMACY_ID",
+            message,
+        })?;
+        let mqtt_url = get("SOTTO_MQTT_URL").unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+        parse_mqtt_url(&mqtt_url).map_err(|message| ConfigError::Invalid {
+            var: "SOTTO_MQTT_URL",
+            message,
+        })?;
+        let http_addr = match get("SOTTO_HTTP_ADDR") {
+            Some(s) => s.parse().map_err(|_| ConfigError::Invalid {
+                var: "SOTTO_HTTP_ADDR",
+                message: format!("{s:?} is not an address like 127.0.0.1:8081"),
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8081)),
+        };
+        let stale_after = match get("SOTTO_STALE_AFTER") {
+            Some(s) => parse_duration(&s).map_err(|message| ConfigError::Invalid {
+                var: "SOTTO_STALE_AFTER",
+                message,
+            })?,
+            None => Duration::from_secs(15 * 60),
+        };
+        Ok(Config {
+            pharmacy_id,
+            mqtt_url,
+            mqtt_username: required("SOTTO_MQTT_USERNAME")?,
+            mqtt_password: required("SOTTO_MQTT_PASSWORD")?,
+            data_dir: get("SOTTO_DATA_DIR")
+                .map_or_else(|| PathBuf::from("./sotto-pharmacy-data"), PathBuf::from),
+            http_addr,
+            stale_after,
+        })
+    }
+}
+
+/// The id becomes an MQTT topic level and client id, so topic wildcards and separators would
+/// subscribe us to the wrong thing.
+fn check_pharmacy_id(id: &str) -> Result<(), String> {
+    if id.contains(['/', '+', '#']) || id.chars().any(char::is_whitespace) {
+        return Err("must not contain '/', '+', '#' or spaces".into());
+    }
+    Ok(())
+}
+
+/// `mqtt://host:port` (port defaults to 1883) → host and port. TLS is not built in yet, so
+/// `mqtts://` is refused plainly rather than silently sent in clear.
+pub(crate) fn parse_mqtt_url(url: &str) -> Result<(String, u16), String> {
+    if url.starts_with("mqtts://") {
+        return Err("mqtts:// (TLS) is not supported by this build yet; use mqtt://".into());
+    }
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .ok_or_else(|| format!("{url:?} should look like mqtt://127.0.0.1:1883"))?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = match rest.rsplit_once(':') {
+        // An IPv6 literal without a port ("[::1]") has colons but ends with ']'.
+        Some((host, port)) if !port.ends_with(']') => {
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("{port:?} is not a port number"))?;
+            (host, port)
+        }
+        _ => (rest, 1883),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains('/') {
+        return Err(format!("{url:?} should look like mqtt://127.0.0.1:1883"));
+    }
+    Ok((host.to_string(), port))
+}
+
+/// `90s`, `15m`, `2h` → a positive duration.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let hint = || format!("{s:?} should be a number with s, m or h, e.g. 90s, 15m or 2h");
+    let unit_at = s.len().checked_sub(1).ok_or_else(hint)?;
+    let (number, unit) = s.split_at(unit_at);
+    let number: u64 = number.parse().map_err(|_| hint())?;
+    let seconds = match unit {
+        "s" => Some(number),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
+        _ => None,
+    }
+    .ok_or_else(hint)?;
+    if seconds == 0 {
+        return Err("must be more than zero".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const IDENTITY: [(&str, &str); 3] = [
+        ("SOTTO_PHARMACY_ID", "ph1"),
+        ("SOTTO_MQTT_USERNAME", "u"),
+        ("SOTTO_MQTT_PASSWORD", "secret-pw"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_the_password_never_shows_in_debug() {
+        let config = Config::from_lookup(lookup(&IDENTITY)).unwrap();
+        assert_eq!(config.mqtt_url, "mqtt://127.0.0.1:1883");
+        assert_eq!(config.http_addr.port(), 8081);
+        assert_eq!(config.stale_after, Duration::from_secs(900));
+        assert!(!format!("{config:?}").contains("secret-pw"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = Config::from_lookup(lookup(&IDENTITY[..2])).unwrap_err();
+        assert!(err.to_string().contains("SOTTO_MQTT_PASSWORD"), "{err}");
+        let mut pairs = IDENTITY.to_vec();
+        pairs.push(("SOTTO_STALE_AFTER", "15 minutes"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("SOTTO_STALE_AFTER"), "{err}");
+    }
+
+    #[test]
+    fn durations_and_urls_parse() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("0m").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("").is_err());
+        assert_eq!(parse_mqtt_url("mqtt://h:1884"), Ok(("h".into(), 1884)));
+        assert_eq!(parse_mqtt_url("mqtt://h"), Ok(("h".into(), 1883)));
+        assert_eq!(parse_mqtt_url("mqtt://[::1]:9"), Ok(("::1".into(), 9)));
+        assert!(parse_mqtt_url("mqtts://h:8883").is_err());
+        assert!(parse_mqtt_url("http://h").is_err());
+    }
+}

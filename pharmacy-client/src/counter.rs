@@ -1,0 +1,264 @@
+//! Counter logic: the discreet code for one person today, what to hand over, and whether our
+//! data is fresh enough to show it with confidence. Pure (the caller passes the clock), and
+//! built on the shared domain rules so the counter and the server agree.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sotto_domain::{DayPlan, Due, HoldKind, Schedule, StatusCode, status_code};
+use sotto_protocol::{PersonState, PharmacyInfo, PrescriptionState};
+
+/// Used until the first snapshot tells us the pharmacy's zone (Sotto starts in England).
+const DEFAULT_ZONE: Tz = chrono_tz::Europe::London;
+
+/// What the counter shows for one person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonStatus {
+    pub code: StatusCode,
+    /// What to hand over: only with code A (with any other code nothing is to be supplied now).
+    pub due: Option<DueView>,
+    /// The next day something can be collected after today, if the data shows one.
+    pub next_collection: Option<NaiveDate>,
+}
+
+/// Today's hand-over, flattened for display and JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DueView {
+    pub collect_on: NaiveDate,
+    /// Taken at the counter today, in mg.
+    pub supervised_dose_mg: Option<f64>,
+    pub take_home_doses: usize,
+    /// The days the take-home doses are for, with each day's dose (a regime change can make
+    /// them differ).
+    pub take_home: Vec<TakeHomeDose>,
+    pub total_mg: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TakeHomeDose {
+    pub date: NaiveDate,
+    pub dose_mg: f64,
+}
+
+/// The pharmacy's zone, falling back to Europe/London (unknown yet, or a name we can't read).
+pub fn zone(pharmacy: Option<&PharmacyInfo>) -> Tz {
+    pharmacy
+        .and_then(|p| p.timezone.parse::<Tz>().ok())
+        .unwrap_or(DEFAULT_ZONE)
+}
+
+/// The code and hand-over for `person` on `today` (the pharmacy's local date).
+pub fn person_status(person: &PersonState, today: NaiveDate) -> PersonStatus {
+    let plan = current_schedule(&person.prescriptions, today)
+        .map_or(DayPlan::NoPrescription, |s| s.due_on(today));
+    let holds: Vec<HoldKind> = person.holds.iter().map(|h| h.kind).collect();
+    // Supplies are recorded in a later issue; until then nothing counts as supplied.
+    let code = status_code(&plan, &holds, false);
+    let due = match (&plan, code) {
+        (DayPlan::Collect(due), StatusCode::A) => Some(due_view(due)),
+        _ => None,
+    };
+    PersonStatus {
+        code,
+        due,
+        next_collection: next_collection(&person.prescriptions, today),
+    }
+}
+
+/// The prescription covering `today`; if several overlap, the one that started last (a new
+/// prescription takes over from the one it follows).
+fn current_schedule(prescriptions: &[PrescriptionState], today: NaiveDate) -> Option<Schedule> {
+    let current = prescriptions
+        .iter()
+        .filter(|p| p.start_date <= today && today <= p.end_date)
+        .max_by_key(|p| p.start_date)?;
+    let schedule = Schedule::from_days(current.days.clone());
+    if schedule.is_none() {
+        // Can't tell what is due: show F (nothing to supply) rather than guess at a dose.
+        tracing::warn!(
+            prescription = %current.id,
+            "prescription days are not one per date; treating as no prescription"
+        );
+    }
+    schedule
+}
+
+/// The earliest collection after `today` across every prescription (the next one may be a
+/// prescription that hasn't started yet).
+fn next_collection(prescriptions: &[PrescriptionState], today: NaiveDate) -> Option<NaiveDate> {
+    prescriptions
+        .iter()
+        .filter_map(|p| Schedule::from_days(p.days.clone()))
+        .filter_map(|s| s.next_collection_after(today))
+        .min()
+}
+
+fn due_view(due: &Due) -> DueView {
+    let take_home: Vec<TakeHomeDose> = due
+        .doses
+        .iter()
+        .filter(|d| !d.supervised && !d.pharmacy_closed)
+        .map(|d| TakeHomeDose {
+            date: d.date,
+            dose_mg: d.dose_mg.as_mg(),
+        })
+        .collect();
+    DueView {
+        collect_on: due.collect_on,
+        supervised_dose_mg: due.supervised_dose().map(|d| d.as_mg()),
+        take_home_doses: due.take_home_doses(),
+        take_home,
+        total_mg: due.total_mg(),
+    }
+}
+
+/// Whether the data can be shown with confidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Never synced, or not within `stale_after`.
+    pub stale: bool,
+}
+
+impl Freshness {
+    pub fn of(synced_at: Option<DateTime<Utc>>, now: DateTime<Utc>, stale_after: Duration) -> Self {
+        let stale = synced_at.is_none_or(|at| {
+            // A clock set back makes the age negative: that's "fresh", which is right.
+            (now - at).to_std().is_ok_and(|age| age > stale_after)
+        });
+        Freshness { synced_at, stale }
+    }
+
+    /// The plain marker shown beside a code when stale: "not confirmed since 14:05" (local
+    /// time), with the date when it wasn't today.
+    pub fn marker(&self, zone: Tz, today: NaiveDate) -> String {
+        match self.synced_at {
+            None => "not confirmed yet".to_string(),
+            Some(at) => {
+                let local = at.with_timezone(&zone);
+                if local.date_naive() == today {
+                    format!("not confirmed since {}", local.format("%H:%M"))
+                } else {
+                    format!("not confirmed since {}", local.format("%H:%M on %a %-d %b"))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Days, TimeZone};
+    use sotto_domain::{DoseDay, DoseMg};
+    use sotto_protocol::HoldState;
+
+    fn day(date: NaiveDate, collect_on: NaiveDate, supervised: bool) -> DoseDay {
+        DoseDay {
+            date,
+            dose_mg: DoseMg::from_micrograms(60_000).unwrap(),
+            supervised,
+            collect_on,
+            nominal_collect_on: collect_on,
+            pharmacy_closed: false,
+        }
+    }
+
+    /// Two 3-day instalments from `start`: collected on days 0 and 3, first dose supervised.
+    fn person(start: NaiveDate) -> PersonState {
+        let days = (0..6u64)
+            .map(|i| {
+                let collect_on = start + Days::new(i - i % 3);
+                day(start + Days::new(i), collect_on, i % 3 == 0)
+            })
+            .collect();
+        PersonState {
+            service_user_id: "u".into(),
+            reference: "SU-1".into(),
+            given_name: "A".into(),
+            family_name: "B".into(),
+            date_of_birth: start,
+            holds: vec![],
+            prescriptions: vec![PrescriptionState {
+                id: "rx".into(),
+                start_date: start,
+                end_date: start + Days::new(5),
+                days,
+            }],
+        }
+    }
+
+    fn date(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn a_collection_day_lists_the_supervised_dose_and_the_take_home_days() {
+        let status = person_status(&person(date(23)), date(23));
+        assert_eq!(status.code, StatusCode::A);
+        let due = status.due.unwrap();
+        assert_eq!(due.supervised_dose_mg, Some(60.0));
+        assert_eq!(due.take_home_doses, 2);
+        let dates: Vec<NaiveDate> = due.take_home.iter().map(|d| d.date).collect();
+        assert_eq!(dates, [date(24), date(25)]);
+        assert_eq!(due.total_mg, 180.0);
+    }
+
+    #[test]
+    fn a_covered_day_shows_c_and_the_next_collection() {
+        let status = person_status(&person(date(23)), date(24));
+        assert_eq!(status.code, StatusCode::C);
+        assert_eq!(status.due, None);
+        assert_eq!(status.next_collection, Some(date(26)));
+    }
+
+    #[test]
+    fn holds_win_over_a_collection_and_hide_the_hand_over() {
+        let mut p = person(date(23));
+        p.holds.push(HoldState {
+            id: "h".into(),
+            kind: HoldKind::Attend,
+        });
+        assert_eq!(person_status(&p, date(23)).code, StatusCode::D);
+        assert_eq!(person_status(&p, date(23)).due, None);
+        p.holds.push(HoldState {
+            id: "s".into(),
+            kind: HoldKind::Safety,
+        });
+        assert_eq!(person_status(&p, date(23)).code, StatusCode::E);
+    }
+
+    #[test]
+    fn before_a_prescription_starts_there_is_none_today_but_a_next_collection() {
+        let status = person_status(&person(date(23)), date(20));
+        assert_eq!(status.code, StatusCode::F);
+        assert_eq!(status.next_collection, Some(date(23)));
+    }
+
+    #[test]
+    fn days_that_are_not_one_per_date_are_never_guessed_at() {
+        let mut p = person(date(23));
+        p.prescriptions[0].days.remove(2);
+        assert_eq!(person_status(&p, date(23)).code, StatusCode::F);
+    }
+
+    #[test]
+    fn staleness_follows_the_limit_and_the_marker_uses_local_time() {
+        let at = Utc.with_ymd_and_hms(2026, 7, 1, 13, 5, 0).unwrap();
+        let limit = Duration::from_secs(60);
+        assert!(Freshness::of(None, at, limit).stale);
+        assert!(!Freshness::of(Some(at), at + chrono::Duration::seconds(60), limit).stale);
+        let old = Freshness::of(Some(at), at + chrono::Duration::seconds(61), limit);
+        assert!(old.stale);
+        let today = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        // British Summer Time: 13:05 UTC is 14:05 in London.
+        assert_eq!(old.marker(DEFAULT_ZONE, today), "not confirmed since 14:05");
+        let tomorrow = today.succ_opt().unwrap();
+        assert_eq!(
+            old.marker(DEFAULT_ZONE, tomorrow),
+            "not confirmed since 14:05 on Wed 1 Jul"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! HTML building blocks: escaping and the page shell. No template engine: the counter PC may
+//! be old, and the page is small enough to build with `format!` — but every value that comes
+//! from data goes through [`esc`].
+
+use axum::response::Html;
+
+/// Escapes text for use in HTML content and in double- or single-quoted attributes.
+pub(crate) fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The page shell: language, viewport, and a small inline stylesheet (no extra requests).
+pub(crate) fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
+        title = esc(title),
+    ))
+}
+
+/// One neutral colour for every code: the letter must not tell onlookers anything.
+const STYLE: &str = "\
+body{font:16px/1.45 system-ui,Arial,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
+header{background:#1d3557;color:#fff;padding:.5rem 1rem}\
+header h1{font-size:1.25rem;margin:0}header p{margin:0}\
+main{padding:1rem;max-width:60rem}\
+.forms{display:flex;flex-wrap:wrap;gap:1rem}\
+form{border:1px solid #8a94a6;padding:.75rem;border-radius:4px}\
+form h2{font-size:1rem;margin:0 0 .5rem}\
+label{display:block;font-weight:600;margin-top:.4rem}\
+input{font-size:1.1rem;padding:.3rem;border:1px solid #444;border-radius:3px}\
+button{font-size:1.05rem;padding:.35rem 1.2rem;margin-top:.6rem;background:#1d3557;\
+color:#fff;border:0;border-radius:4px;cursor:pointer}\
+:focus{outline:3px solid #e9a800;outline-offset:1px}\
+.person{border-top:2px solid #c8d0dc;margin-top:1rem;padding-top:.5rem}\
+.person h3{margin:.2rem 0;font-size:1.3rem}.who{margin:0 0 .5rem}\
+.status{display:flex;gap:1rem;align-items:flex-start}\
+.code{font-size:4rem;font-weight:700;line-height:1;min-width:5.5rem;text-align:center;\
+padding:.6rem 0;background:#e3eaf3;color:#1d3557;border-radius:6px}\
+.meaning{font-size:1.15rem;font-weight:600;margin:.2rem 0}\
+.stale{display:inline-block;border:2px dashed #333;padding:.2rem .5rem;font-weight:600;margin:.3rem 0}\
+.notice{padding:.5rem;background:#f1f3f6;border-left:4px solid #1d3557}\
+details{margin-top:2rem;border-top:1px solid #c8d0dc;padding-top:.5rem}\
+summary{cursor:pointer;font-weight:600}dt{font-weight:700;margin-top:.4rem}\
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            esc(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+    }
+}

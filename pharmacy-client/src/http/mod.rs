@@ -1,0 +1,66 @@
+//! The HTTP side: the counter page (`page`), the status API and health check (`api`).
+//! Everything is read from the local store on each request, so it works offline.
+
+mod api;
+mod error;
+mod html;
+mod page;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use sotto_protocol::PersonState;
+
+use crate::counter::{self, Freshness, PersonStatus};
+use crate::mqtt::LinkStatus;
+use crate::store::{Meta, Store};
+
+/// What handlers share.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub store: Store,
+    pub link: Arc<LinkStatus>,
+    pub stale_after: Duration,
+}
+
+/// All routes.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(page::counter))
+        .route("/api/status", get(api::status))
+        .route("/healthz", get(api::healthz))
+        .with_state(state)
+}
+
+/// One consistent view for a request: the store's meta, the pharmacy's "today" and freshness.
+pub(crate) struct View {
+    pub meta: Meta,
+    pub zone: Tz,
+    pub today: NaiveDate,
+    pub freshness: Freshness,
+}
+
+impl AppState {
+    /// The view of `meta` at `now`.
+    fn view(&self, meta: Meta, now: DateTime<Utc>) -> View {
+        let zone = counter::zone(meta.pharmacy.as_ref());
+        let today = now.with_timezone(&zone).date_naive();
+        let freshness = Freshness::of(meta.synced_at, now, self.stale_after);
+        View {
+            meta,
+            zone,
+            today,
+            freshness,
+        }
+    }
+}
+
+impl View {
+    fn status_of(&self, person: &PersonState) -> PersonStatus {
+        counter::person_status(person, self.today)
+    }
+}

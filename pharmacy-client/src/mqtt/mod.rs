@@ -1,0 +1,92 @@
+//! The MQTT link to the treatment service: a persistent session on the pharmacy's state topic.
+//!
+//! Two tasks, because rumqttc requests go through a bounded channel that only the polling task
+//! drains (TECH.md): [`poll`] drives the event loop and never publishes; [`worker`] decodes,
+//! applies each message in one transaction, then acks, and does all publishing (subscribe,
+//! resync requests, acks). The poll task hands events over an unbounded channel so it can
+//! never block on the worker while the worker waits on it; the broker's in-flight window
+//! bounds how much can queue there.
+
+mod poll;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, MqttOptions};
+use sotto_protocol::MAX_MESSAGE_BYTES;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, parse_mqtt_url};
+use crate::store::Store;
+
+/// Link health, shared with `/healthz`.
+#[derive(Debug, Default)]
+pub struct LinkStatus {
+    connected: AtomicBool,
+    rejected: AtomicU64,
+}
+
+impl LinkStatus {
+    /// True between a ConnAck and the next connection error.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Messages refused (malformed, unknown version, not for us, wrong topic) since start.
+    pub fn rejected_messages(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+    }
+
+    fn count_rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What the poll task tells the worker.
+#[derive(Debug)]
+enum LinkEvent {
+    /// A ConnAck: (re)subscribe and ask for a resync.
+    Connected,
+    /// An incoming message, to be applied and then acked.
+    Message(rumqttc::Publish),
+}
+
+/// Starts the link's tasks on `tracker`; they stop when `shutdown` is cancelled.
+pub fn spawn(
+    config: &Config,
+    store: Store,
+    status: Arc<LinkStatus>,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (host, port) = parse_mqtt_url(&config.mqtt_url).map_err(anyhow::Error::msg)?;
+    let client_id = sotto_protocol::pharmacy_client_id(&config.pharmacy_id);
+    let mut options = MqttOptions::new(client_id, host, port);
+    options
+        // A persistent session: the broker queues the state stream while we are offline.
+        .set_clean_session(false)
+        .set_keep_alive(Duration::from_secs(30))
+        // Snapshots are large; the protocol's limit applies both ways.
+        .set_max_packet_size(MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES)
+        // Ack only after our commit, so a crash means redelivery rather than loss.
+        .set_manual_acks(true)
+        .set_credentials(&config.mqtt_username, &config.mqtt_password);
+    let (client, eventloop) = AsyncClient::new(options, 256);
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    tracker.spawn(poll::run(
+        eventloop,
+        events_tx,
+        status.clone(),
+        shutdown.clone(),
+    ));
+    let worker = worker::Worker::new(client, store, status, config.pharmacy_id.clone());
+    tracker.spawn(worker.run(events_rx, shutdown));
+    Ok(())
+}

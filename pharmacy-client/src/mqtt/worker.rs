@@ -1,0 +1,196 @@
+//! The worker: checks and applies each incoming message, then acks it; subscribes and asks for
+//! a resync on every connect; asks again on a gap, one request at a time.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use rumqttc::{AsyncClient, Publish, QoS};
+use sotto_protocol::{
+    ClientBody, ClientMessage, DecodeError, ResyncReason, ServerMessage, decode, encode,
+    reports_topic, state_topic,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::{LinkEvent, LinkStatus};
+use crate::store::Store;
+use crate::sync::Decision;
+
+/// How long an unanswered resync request stands before we ask again.
+const RESYNC_RETRY: Duration = Duration::from_secs(10);
+
+pub(super) struct Worker {
+    client: AsyncClient,
+    store: Store,
+    status: Arc<LinkStatus>,
+    pharmacy_id: String,
+    state_topic: String,
+    /// The resync request awaiting its snapshot, if any: at most one outstanding at a time.
+    resync: Option<Outstanding>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    sent_at: Instant,
+    /// Whether the data is known to be behind (a gap, or no snapshot yet): then an unanswered
+    /// request is repeated; a routine on-connect request is simply dropped after the wait.
+    behind: bool,
+}
+
+impl Worker {
+    pub(super) fn new(
+        client: AsyncClient,
+        store: Store,
+        status: Arc<LinkStatus>,
+        pharmacy_id: String,
+    ) -> Worker {
+        let state_topic = state_topic(&pharmacy_id);
+        Worker {
+            client,
+            store,
+            status,
+            pharmacy_id,
+            state_topic,
+            resync: None,
+        }
+    }
+
+    /// Runs until `shutdown`; a message being handled is finished first (cancellation is only
+    /// looked at between messages), so nothing is left half-done.
+    pub(super) async fn run(
+        mut self,
+        mut events: UnboundedReceiver<LinkEvent>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let retry_at = self.resync.map(|r| r.sent_at + RESYNC_RETRY);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = events.recv() => match event {
+                    Some(LinkEvent::Connected) => self.on_connected().await,
+                    Some(LinkEvent::Message(publish)) => self.on_message(publish).await,
+                    None => break,
+                },
+                () = sleep_until(retry_at) => self.on_resync_timeout().await,
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn on_connected(&mut self) {
+        // Always subscribe: a session that wasn't kept has no subscriptions, and subscribing
+        // again to a kept one is harmless.
+        if let Err(error) = self
+            .client
+            .subscribe(&self.state_topic, QoS::AtLeastOnce)
+            .await
+        {
+            tracing::warn!(%error, "could not subscribe to the state topic");
+        }
+        self.request_resync(ResyncReason::Connected).await;
+    }
+
+    #[tracing::instrument(skip_all, fields(topic = %publish.topic))]
+    async fn on_message(&mut self, publish: Publish) {
+        match self.check(&publish) {
+            Ok(message) => {
+                let confirmed_at = message.sent_at.min(Utc::now());
+                match self.store.apply(&message.body, confirmed_at).await {
+                    Ok(decision) => self.after_apply(decision).await,
+                    Err(error) => {
+                        // Not acked: the broker redelivers it after a reconnect, and the next
+                        // delta will show a gap and bring a snapshot anyway.
+                        tracing::error!(%error, "could not apply a server message");
+                        return;
+                    }
+                }
+            }
+            Err(reason) => {
+                // Never the payload: it may carry names and dates of birth.
+                tracing::warn!(%reason, bytes = publish.payload.len(), "rejected a message");
+                self.status.count_rejected();
+            }
+        }
+        // Rejected messages are acked too: redelivering garbage forever helps nobody.
+        if let Err(error) = self.client.ack(&publish).await {
+            tracing::warn!(%error, "could not ack a message");
+        }
+    }
+
+    /// Accepts a message only if it is on our topic, decodes, speaks our version and is for us.
+    fn check(&self, publish: &Publish) -> Result<ServerMessage, String> {
+        if publish.topic != self.state_topic {
+            return Err("not our state topic".into());
+        }
+        let message = decode::<ServerMessage>(&publish.payload).map_err(|e| match e {
+            // serde's message can quote values from the payload: name the kind only.
+            DecodeError::Malformed(_) => "malformed payload".to_string(),
+            other => other.to_string(),
+        })?;
+        if message.pharmacy_id != self.pharmacy_id {
+            return Err("addressed to another pharmacy".into());
+        }
+        Ok(message)
+    }
+
+    async fn after_apply(&mut self, decision: Decision) {
+        tracing::debug!(?decision, "server message handled");
+        if decision == Decision::ReplaceAll {
+            self.resync = None;
+        }
+        if decision.needs_resync() {
+            match &mut self.resync {
+                // One request at a time; but the one standing must now be repeated if it goes
+                // unanswered, since we know we are behind.
+                Some(outstanding) => outstanding.behind = true,
+                None => self.request_resync(ResyncReason::Gap).await,
+            }
+        }
+    }
+
+    async fn on_resync_timeout(&mut self) {
+        let outstanding = self.resync.take();
+        if outstanding.is_some_and(|r| r.behind) && self.status.connected() {
+            tracing::info!("no snapshot yet; asking again");
+            self.request_resync(ResyncReason::Gap).await;
+        }
+    }
+
+    async fn request_resync(&mut self, reason: ResyncReason) {
+        let last_seq = match self.store.meta().await {
+            Ok(meta) => meta.last_seq,
+            Err(error) => {
+                tracing::error!(%error, "could not read the stream position");
+                return;
+            }
+        };
+        let message = ClientMessage::new(
+            &self.pharmacy_id,
+            ClientBody::ResyncRequest { last_seq, reason },
+        );
+        let topic = reports_topic(&self.pharmacy_id);
+        match self
+            .client
+            .publish(topic, QoS::AtLeastOnce, false, encode(&message))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(?reason, ?last_seq, "asked the server for a snapshot");
+                self.resync = Some(Outstanding {
+                    sent_at: Instant::now(),
+                    behind: reason == ResyncReason::Gap || last_seq.is_none(),
+                });
+            }
+            Err(error) => tracing::warn!(%error, "could not ask for a snapshot"),
+        }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

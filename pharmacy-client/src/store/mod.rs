@@ -1,0 +1,169 @@
+//! The local store: SQLite in `data_dir/client.db`, the pharmacy's copy of what the server
+//! pushed. The counter answers from here at once, with or without the broker (offline first).
+//!
+//! Writes go through [`Store::apply`] (one transaction per server message, in `apply.rs`);
+//! everything else here is reads for the counter.
+
+mod apply;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sotto_protocol::{PersonState, PharmacyInfo};
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::SqliteSynchronous;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::error::Error;
+
+/// Handle to the local store; cheap to clone (a connection pool).
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Where the stream stands and what we know about the pharmacy.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    /// `None` until the first snapshot.
+    pub last_seq: Option<u64>,
+    /// Last time the server confirmed our data is current.
+    pub synced_at: Option<DateTime<Utc>>,
+    pub pharmacy: Option<PharmacyInfo>,
+}
+
+/// Migrations are embedded (no files to ship next to the binary). Built by hand rather than
+/// with `sqlx::migrate!` so the client doesn't need sqlx's proc-macro crate.
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("store"),
+        MigrationType::Simple,
+        include_str!("../../migrations/0001_store.sql").into_sql_str(),
+        false,
+    )])
+}
+
+impl Store {
+    /// Opens (creating if needed) `dir/client.db` and brings its schema up to date.
+    pub async fn open(dir: &Path) -> Result<Store, Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("client.db"))
+            .create_if_missing(true)
+            // WAL: the counter reads while a message is being applied, without waiting.
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: we ack to the broker after commit, so the commit must survive power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        migrator().run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Waits for connections to be returned and closes the database cleanly.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The stream position, last sync time and pharmacy details.
+    pub async fn meta(&self) -> Result<Meta, Error> {
+        let row: (Option<i64>, Option<String>, Option<String>) =
+            sqlx::query_as("SELECT last_seq, synced_at, pharmacy FROM meta WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        meta_from_row(row)
+    }
+
+    /// The people matching `search`, with the meta they must be read against (zone, sync
+    /// time). One read transaction, so both come from the same state: a snapshot committed
+    /// between two separate reads could pair new people with an old sync time.
+    pub async fn find(&self, search: &Search) -> Result<(Meta, Vec<PersonState>), Error> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query_as("SELECT last_seq, synced_at, pharmacy FROM meta WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let meta = meta_from_row(row)?;
+        let rows: Vec<(String,)> = match search {
+            Search::Reference(reference) => {
+                sqlx::query_as(
+                    "SELECT state FROM people WHERE reference = ? ORDER BY service_user_id",
+                )
+                .bind(normalise_reference(reference))
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            Search::Name(family_name, date_of_birth) => {
+                sqlx::query_as(
+                    "SELECT state FROM people WHERE family_name = ? AND date_of_birth = ? \
+                     ORDER BY service_user_id",
+                )
+                .bind(fold_name(family_name))
+                .bind(date_of_birth.to_string())
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        let people = rows
+            .into_iter()
+            .map(|(json,)| parse_person(&json))
+            .collect::<Result<_, _>>()?;
+        Ok((meta, people))
+    }
+}
+
+/// How the counter looks a person up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    /// By the service's reference, in any case.
+    Reference(String),
+    /// By family name (any case) and date of birth.
+    Name(String, NaiveDate),
+}
+
+/// References are compared upper-case and without surrounding spaces: `su-1042 ` is SU-1042.
+pub(crate) fn normalise_reference(reference: &str) -> String {
+    reference.trim().to_uppercase()
+}
+
+/// Family names are compared lower-case (Unicode-aware) and without surrounding spaces.
+pub(crate) fn fold_name(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+fn parse_person(json: &str) -> Result<PersonState, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Corrupt {
+        what: "people",
+        detail: e.to_string(),
+    })
+}
+
+fn meta_from_row(row: (Option<i64>, Option<String>, Option<String>)) -> Result<Meta, Error> {
+    let (last_seq, synced_at, pharmacy) = row;
+    let corrupt = |what, detail: String| Error::Corrupt { what, detail };
+    Ok(Meta {
+        last_seq: last_seq
+            .map(|s| u64::try_from(s).map_err(|e| corrupt("meta.last_seq", e.to_string())))
+            .transpose()?,
+        synced_at: synced_at
+            .map(|s| {
+                DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| corrupt("meta.synced_at", e.to_string()))
+            })
+            .transpose()?,
+        pharmacy: pharmacy
+            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("meta.pharmacy", e.to_string())))
+            .transpose()?,
+    })
+}
