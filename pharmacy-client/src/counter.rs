@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sotto_domain::{DayPlan, Due, HoldKind, Schedule, StatusCode, status_code};
+use sotto_domain::{DayPlan, DoseDay, Due, HoldKind, Schedule, StatusCode, status_code};
 use sotto_protocol::{PersonState, PharmacyInfo, PrescriptionState};
 
 /// Used until the first snapshot tells us the pharmacy's zone (Sotto starts in England).
@@ -23,23 +23,25 @@ pub struct PersonStatus {
     pub next_collection: Option<NaiveDate>,
 }
 
-/// Today's hand-over, flattened for display and JSON.
+/// Today's hand-over, for display and JSON; the same shape as the server's status API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DueView {
     pub collect_on: NaiveDate,
     /// Taken at the counter today, in mg.
     pub supervised_dose_mg: Option<f64>,
     pub take_home_doses: usize,
-    /// The days the take-home doses are for, with each day's dose (a regime change can make
-    /// them differ).
-    pub take_home: Vec<TakeHomeDose>,
     pub total_mg: f64,
+    /// Every dose handed over today, in date order (a regime change can make them differ).
+    pub doses: Vec<DoseDay>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TakeHomeDose {
-    pub date: NaiveDate,
-    pub dose_mg: f64,
+impl DueView {
+    /// The doses that go home, with their days.
+    pub fn take_home(&self) -> impl Iterator<Item = &DoseDay> {
+        self.doses
+            .iter()
+            .filter(|d| !d.supervised && !d.pharmacy_closed)
+    }
 }
 
 /// The pharmacy's zone, falling back to Europe/London (unknown yet, or a name we can't read).
@@ -96,21 +98,12 @@ fn next_collection(prescriptions: &[PrescriptionState], today: NaiveDate) -> Opt
 }
 
 fn due_view(due: &Due) -> DueView {
-    let take_home: Vec<TakeHomeDose> = due
-        .doses
-        .iter()
-        .filter(|d| !d.supervised && !d.pharmacy_closed)
-        .map(|d| TakeHomeDose {
-            date: d.date,
-            dose_mg: d.dose_mg.as_mg(),
-        })
-        .collect();
     DueView {
         collect_on: due.collect_on,
         supervised_dose_mg: due.supervised_dose().map(|d| d.as_mg()),
         take_home_doses: due.take_home_doses(),
-        take_home,
         total_mg: due.total_mg(),
+        doses: due.doses.clone(),
     }
 }
 
@@ -152,7 +145,7 @@ impl Freshness {
 mod tests {
     use super::*;
     use chrono::{Days, TimeZone};
-    use sotto_domain::{DoseDay, DoseMg};
+    use sotto_domain::DoseMg;
     use sotto_protocol::HoldState;
 
     fn day(date: NaiveDate, collect_on: NaiveDate, supervised: bool) -> DoseDay {
@@ -185,6 +178,7 @@ mod tests {
                 id: "rx".into(),
                 start_date: start,
                 end_date: start + Days::new(5),
+                directions: Default::default(),
                 days,
             }],
         }
@@ -201,7 +195,7 @@ mod tests {
         let due = status.due.unwrap();
         assert_eq!(due.supervised_dose_mg, Some(60.0));
         assert_eq!(due.take_home_doses, 2);
-        let dates: Vec<NaiveDate> = due.take_home.iter().map(|d| d.date).collect();
+        let dates: Vec<NaiveDate> = due.take_home().map(|d| d.date).collect();
         assert_eq!(dates, [date(24), date(25)]);
         assert_eq!(due.total_mg, 180.0);
     }

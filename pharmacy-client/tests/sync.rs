@@ -38,6 +38,8 @@ async fn a_snapshot_then_deltas_change_the_code_and_the_dose() {
         .await;
     let a = client.wait_for_code("SU-1042", "A").await;
     assert_eq!(supervised_mg(&a), Some(60.0));
+    assert_eq!(a["due"]["take_home_doses"], 0);
+    assert_eq!(a["due"]["doses"][0]["date"], common::today().to_string());
 
     server
         .send(delta(3, person("u1", "SU-1042", "Smith", 70, &[])))

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sotto_domain::{DoseDay, HoldKind, Weekday};
+use sotto_domain::{Directions, DoseDay, DoseMg, HoldKind, Weekday};
 
 use crate::{MAX_MESSAGE_BYTES, VERSION};
 
@@ -85,6 +85,10 @@ pub struct PrescriptionState {
     pub id: String,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
+    /// The Home Office clauses (clause 2 lets the client hand over the rest of a missed
+    /// instalment; `consult_after_missed_days` lets it show E offline).
+    #[serde(default)]
+    pub directions: Directions,
     /// One entry per date from start to end, as the server computed it (closures applied).
     pub days: Vec<DoseDay>,
 }
@@ -124,6 +128,58 @@ pub enum ClientBody {
         last_seq: Option<u64>,
         reason: ResyncReason,
     },
+    /// What happened at the counter. Sent in batches; each report is retried until the server
+    /// acknowledges it with [`ServerBody::ReportAck`], and its `report_id` makes retries harmless.
+    Reports { reports: Vec<Report> },
+}
+
+/// One event at the counter, with the idempotency key the client gave it when it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub report_id: String,
+    #[serde(flatten)]
+    pub event: ReportEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReportEvent {
+    /// An instalment handed over: the supervised dose taken at the counter (if any) and the
+    /// take-home doses, by the dates they are for.
+    Supplied {
+        service_user_id: String,
+        /// The collection day of the instalment (what makes a second supply a double supply).
+        collect_on: NaiveDate,
+        supervised_taken: bool,
+        take_home_dates: Vec<NaiveDate>,
+        at: DateTime<Utc>,
+    },
+    /// The pharmacist did not supply (e.g. the person appeared intoxicated). Counts as not
+    /// supplied: the day becomes a missed dose when the day is closed.
+    Withheld {
+        service_user_id: String,
+        collect_on: NaiveDate,
+        reason: WithheldReason,
+        at: DateTime<Utc>,
+    },
+    /// At the close of `date` the person had no dose in hand for it.
+    Missed {
+        service_user_id: String,
+        date: NaiveDate,
+        dose_mg: DoseMg,
+    },
+    /// The pharmacy closed `date`; its missed doses were reported before this.
+    DayClosed { date: NaiveDate, at: DateTime<Utc> },
+}
+
+/// Why an instalment was withheld: a code, not free text, so nothing identifying travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithheldReason {
+    Intoxicated,
+    Unwell,
+    IdentityNotConfirmed,
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

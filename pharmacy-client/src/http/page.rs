@@ -191,19 +191,14 @@ fn details(view: &View, status: &PersonStatus) -> String {
                 || "No dose to take here today".to_string(),
                 |mg| format!("Supervised dose today: {mg} mg"),
             );
-            let take_home = if due.take_home.is_empty() {
+            let days: Vec<String> = due
+                .take_home()
+                .map(|d| format!("{} ({} mg)", day(d.date), d.dose_mg.as_mg()))
+                .collect();
+            let take_home = if days.is_empty() {
                 "Take-home doses: none".to_string()
             } else {
-                let days: Vec<String> = due
-                    .take_home
-                    .iter()
-                    .map(|d| format!("{} ({} mg)", day(d.date), d.dose_mg))
-                    .collect();
-                format!(
-                    "Take-home doses: {} — {}",
-                    due.take_home_doses,
-                    days.join(", ")
-                )
+                format!("Take-home doses: {} — {}", days.len(), days.join(", "))
             };
             format!("<ul><li>{supervised}</li><li>{}</li></ul>", esc(&take_home))
         }

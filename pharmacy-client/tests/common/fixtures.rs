@@ -64,6 +64,7 @@ pub fn person(
             id: format!("rx-{id}"),
             start_date: start,
             end_date: end,
+            directions: Default::default(),
             days,
         }],
     }

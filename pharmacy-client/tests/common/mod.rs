@@ -235,11 +235,12 @@ impl FakeServer {
                 .expect("test server running")
                 .expect("the client's report decodes");
             assert_eq!(report.pharmacy_id, self.pharmacy_id);
-            let ClientBody::ResyncRequest {
+            if let ClientBody::ResyncRequest {
                 last_seq,
                 reason: got,
-            } = report.body;
-            if got == reason {
+            } = report.body
+                && got == reason
+            {
                 return last_seq;
             }
         }

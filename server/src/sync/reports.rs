@@ -47,6 +47,9 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
         ClientBody::ResyncRequest { .. } => {
             send_snapshot(sync, from).await?;
         }
+        ClientBody::Reports { .. } => {
+            return Err(Rejected("counter reports are not accepted yet".into()));
+        }
     }
     Ok(())
 }

@@ -46,6 +46,7 @@ pub async fn person_state(
         .into_iter()
         .filter(|p| p.prescription.end_date() >= from)
         .map(|p| PrescriptionState {
+            directions: p.prescription.directions(),
             start_date: p.prescription.start_date(),
             end_date: p.prescription.end_date(),
             days: p.prescription.schedule(&calendar).days().to_vec(),
