@@ -25,6 +25,18 @@ pub struct Endpoint {
     pub client_id: String,
 }
 
+// Hand-written so the broker password never reaches a log line.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A message to publish, with an optional "was it acknowledged?" answer.
 struct Outgoing {
     topic: String,
