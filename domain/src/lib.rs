@@ -12,6 +12,7 @@ mod prescription;
 mod regime_change;
 mod schedule;
 mod status;
+mod supplies;
 mod weekday;
 
 pub use calendar::PharmacyCalendar;
@@ -23,4 +24,5 @@ pub use prescription::{Directions, Prescription, PrescriptionDraft, Regime};
 pub use regime_change::RegimeChangeDraft;
 pub use schedule::{DayPlan, DoseDay, Due, Schedule};
 pub use status::{HoldKind, StatusCode, status_code};
+pub use supplies::{SupplyRecord, dose_in_hand, due_given_supplies};
 pub use weekday::Weekday;

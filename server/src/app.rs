@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::db::Store;
@@ -14,6 +15,8 @@ use crate::http::{self, AppState};
 use crate::sync::{self, SyncHandle};
 
 pub struct Application {
+    /// Mail worker and schedulers (the MQTT side has its own).
+    tasks: TaskTracker,
     listener: TcpListener,
     state: AppState,
     sync: SyncHandle,
@@ -33,8 +36,24 @@ impl Application {
             )
         })?;
         let tasks_stop = CancellationToken::new();
+        let mail = mail_config(&config);
+        mail.validate()
+            .map_err(|e| anyhow::anyhow!("SOTTO_SMTP_URL: {e}"))?;
         let sync = sync::start(&config, store.clone(), tasks_stop.clone()).await?;
+        let tasks = TaskTracker::new();
+        tasks.spawn(crate::email::worker::run(
+            store.clone(),
+            mail,
+            store.mail_wake(),
+            tasks_stop.clone(),
+        ));
+        tasks.spawn(crate::dispensing::schedulers::run(
+            store.clone(),
+            schedule_settings(&config),
+            tasks_stop.clone(),
+        ));
         Ok(Application {
+            tasks,
             listener,
             state: AppState {
                 store,
@@ -85,10 +104,35 @@ impl Application {
             .await
             .context("HTTP server failed");
         self.tasks_stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
         self.sync.stopped().await;
         store.close().await;
         tracing::info!("sotto-server stopped");
         served
+    }
+}
+
+/// Mail settings from the server configuration.
+pub fn mail_config(config: &Config) -> crate::email::MailConfig {
+    crate::email::MailConfig {
+        smtp_url: config.smtp_url.clone(),
+        outbox: config.mail_outbox.clone(),
+        from: config.mail_from.clone(),
+        retry_base: config.mail_retry_base,
+        ..crate::email::MailConfig::default()
+    }
+}
+
+fn schedule_settings(config: &Config) -> crate::dispensing::schedulers::ScheduleSettings {
+    crate::dispensing::schedulers::ScheduleSettings {
+        alerts: crate::dispensing::ingest::AlertSettings {
+            public_url: config.public_url.clone(),
+        },
+        service_email: config.service_email.clone(),
+        silence_after: chrono::Duration::hours(2),
+        digest_at: config.digest_at,
+        service_timezone: config.service_timezone,
     }
 }
 

@@ -24,6 +24,21 @@ pub struct Config {
     pub heartbeat_interval: std::time::Duration,
     /// The treatment service's phone number, shown at the counter with codes D and E.
     pub service_phone: Option<String>,
+    /// Base URL of this server as staff reach it, for links in e-mails (no trailing slash).
+    pub public_url: String,
+    /// The service's shared inbox: "pharmacy has not closed its day" alerts go here.
+    pub service_email: Option<String>,
+    /// The service's time zone (digests go out in it).
+    pub service_timezone: chrono_tz::Tz,
+    /// When keyworkers who chose a digest get yesterday's missed doses (service time).
+    pub digest_at: chrono::NaiveTime,
+    /// Private heads-up wording (opt-in per person) when an attend hold is placed / lifted.
+    pub heads_up_placed_text: String,
+    pub heads_up_lifted_text: String,
+    /// `From:` of every e-mail.
+    pub mail_from: String,
+    /// First delay before retrying a mail the relay refused (doubles up to an hour).
+    pub mail_retry_base: std::time::Duration,
     /// SMTP relay; `None` writes `.eml` files to `mail_outbox`.
     pub smtp_url: Option<String>,
     pub mail_outbox: PathBuf,
@@ -40,6 +55,16 @@ impl Default for Config {
             mqtt_client_id: "sotto-server".into(),
             heartbeat_interval: std::time::Duration::from_secs(30),
             service_phone: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            service_email: None,
+            service_timezone: chrono_tz::Europe::London,
+            digest_at: chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("valid time"),
+            heads_up_placed_text: "Please ring your keyworker before your next collection. \
+                                   Nothing is wrong with your prescription; we just need a word."
+                .into(),
+            heads_up_lifted_text: "Thank you. You're all set for your next collection.".into(),
+            mail_from: "Sotto <sotto@localhost>".into(),
+            mail_retry_base: std::time::Duration::from_secs(30),
             smtp_url: None,
             mail_outbox: "./outbox".into(),
         }
@@ -86,6 +111,33 @@ impl Config {
             c.heartbeat_interval = std::time::Duration::from_secs(secs);
         }
         c.service_phone = non_empty("SOTTO_SERVICE_PHONE");
+        match non_empty("SOTTO_PUBLIC_URL") {
+            Some(v) => c.public_url = v.trim_end_matches('/').to_string(),
+            None => c.public_url = format!("http://{}", c.http_addr),
+        }
+        c.service_email = non_empty("SOTTO_SERVICE_EMAIL");
+        if let Some(v) = non_empty("SOTTO_SERVICE_TIMEZONE") {
+            c.service_timezone = v.parse().map_err(|_| ConfigError {
+                var: "SOTTO_SERVICE_TIMEZONE",
+                message: format!("{v:?} is not an IANA time zone such as Europe/London"),
+            })?;
+        }
+        if let Some(v) = non_empty("SOTTO_DIGEST_AT") {
+            c.digest_at =
+                chrono::NaiveTime::parse_from_str(&v, "%H:%M").map_err(|_| ConfigError {
+                    var: "SOTTO_DIGEST_AT",
+                    message: format!("{v:?} is not a 24-hour time like 07:00"),
+                })?;
+        }
+        if let Some(v) = non_empty("SOTTO_HEADS_UP_PLACED_TEXT") {
+            c.heads_up_placed_text = v;
+        }
+        if let Some(v) = non_empty("SOTTO_HEADS_UP_LIFTED_TEXT") {
+            c.heads_up_lifted_text = v;
+        }
+        if let Some(v) = non_empty("SOTTO_MAIL_FROM") {
+            c.mail_from = v;
+        }
         c.smtp_url = non_empty("SOTTO_SMTP_URL");
         if let Some(v) = non_empty("SOTTO_MAIL_OUTBOX") {
             c.mail_outbox = v.into();

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod dispensing;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod status;

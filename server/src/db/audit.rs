@@ -50,10 +50,16 @@ pub struct WriteTx {
     appended: usize,
     outbox_written: bool,
     outbox_wake: Arc<Notify>,
+    mail_written: bool,
+    mail_wake: Arc<Notify>,
 }
 
 impl WriteTx {
-    pub(super) async fn begin(pool: &AnyPool, outbox_wake: Arc<Notify>) -> Result<WriteTx> {
+    pub(super) async fn begin(
+        pool: &AnyPool,
+        outbox_wake: Arc<Notify>,
+        mail_wake: Arc<Notify>,
+    ) -> Result<WriteTx> {
         let mut tx = pool.begin().await?;
         // Writing first takes SQLite's write lock / PostgreSQL's row lock at once: concurrent
         // writers queue here instead of forking the chain or deadlocking on a lock upgrade.
@@ -67,6 +73,8 @@ impl WriteTx {
             appended: 0,
             outbox_written: false,
             outbox_wake,
+            mail_written: false,
+            mail_wake,
         })
     }
 
@@ -119,7 +127,15 @@ impl WriteTx {
         if self.outbox_written {
             self.outbox_wake.notify_one();
         }
+        if self.mail_written {
+            self.mail_wake.notify_one();
+        }
         Ok(())
+    }
+
+    /// Notes that this transaction queued mail (wake the mail worker on commit).
+    pub fn mark_mail_written(&mut self) {
+        self.mail_written = true;
     }
 
     /// Notes that this transaction queued messages for pharmacies (wake the relay on commit).

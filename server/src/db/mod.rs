@@ -35,6 +35,8 @@ pub struct Store {
     backend: Backend,
     /// Rung after a commit that wrote to the outbox, so the relay publishes at once.
     outbox_wake: Arc<Notify>,
+    /// Rung after a commit that queued mail.
+    mail_wake: Arc<Notify>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -89,11 +91,17 @@ impl Store {
             pool,
             backend,
             outbox_wake: Arc::new(Notify::new()),
+            mail_wake: Arc::new(Notify::new()),
         })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// What the mail worker waits on.
+    pub fn mail_wake(&self) -> Arc<Notify> {
+        self.mail_wake.clone()
     }
 
     /// What the outbox relay waits on.
@@ -114,7 +122,7 @@ impl Store {
     /// Starts a transaction that changes state. It takes the audit lock first, so writers are
     /// serialised and every change can append to the audit chain (see [`audit`]).
     pub async fn write(&self) -> Result<audit::WriteTx> {
-        audit::WriteTx::begin(&self.pool, self.outbox_wake.clone()).await
+        audit::WriteTx::begin(&self.pool, self.outbox_wake.clone(), self.mail_wake.clone()).await
     }
 
     pub async fn close(&self) {

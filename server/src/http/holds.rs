@@ -12,6 +12,7 @@ use super::json::JsonBody;
 use super::service_users::load_visible;
 use crate::auth::{Caller, Role};
 use crate::db::{self, audit::Actor};
+use crate::email::{queue, templates};
 use crate::error::{Error, Result};
 use crate::values;
 
@@ -63,6 +64,13 @@ async fn place(
     let mut w = st.store.write().await?;
     let hold = db::holds::place(&mut w, &Actor(caller.id), &su.id, req.kind, &reason).await?;
     crate::sync::outbox::person_changed(&mut w, &su.id).await?;
+    // The opt-in private heads-up: the person hears it from their service, not at the counter.
+    if let (HoldKind::Attend, Some(to)) = (hold.kind, &su.heads_up_email) {
+        let c = &st.config;
+        let mail =
+            templates::heads_up_placed(to, &c.heads_up_placed_text, c.service_phone.as_deref());
+        queue::enqueue(&mut w, &mail).await?;
+    }
     w.commit().await?;
     tracing::info!(hold_id = %hold.id, "hold placed");
     Ok((
@@ -123,6 +131,13 @@ async fn lift(
     }
     let lifted_at = db::holds::lift(&mut w, &Actor(caller.id), &hold, &note).await?;
     crate::sync::outbox::person_changed(&mut w, &su.id).await?;
+    let still_held = db::holds::active(&mut *w.tx, &su.id).await?;
+    if let (HoldKind::Attend, Some(to), true) =
+        (hold.kind, &su.heads_up_email, still_held.is_empty())
+    {
+        let mail = templates::heads_up_lifted(to, &st.config.heads_up_lifted_text);
+        queue::enqueue(&mut w, &mail).await?;
+    }
     w.commit().await?;
     tracing::info!(hold_id = %hold.id, "hold lifted");
     Ok(Json(HoldLifted {

@@ -32,6 +32,7 @@ pub struct Sync {
     pub store: Store,
     pub link: Link,
     pub service_phone: Option<String>,
+    pub alerts: crate::dispensing::ingest::AlertSettings,
 }
 
 /// The running MQTT side: the embedded broker (if any) and the tasks.
@@ -92,6 +93,9 @@ pub async fn start(
         store: store.clone(),
         link: link.clone(),
         service_phone: config.service_phone.clone(),
+        alerts: crate::dispensing::ingest::AlertSettings {
+            public_url: config.public_url.clone(),
+        },
     };
     tasks.spawn(relay::run(
         store.clone(),

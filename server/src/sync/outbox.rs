@@ -76,6 +76,14 @@ pub struct Pending {
     pub payload: String,
 }
 
+fn pending_from_row(r: &sqlx::any::AnyRow) -> Result<Pending> {
+    Ok(Pending {
+        pharmacy_id: r.try_get("pharmacy_id")?,
+        seq: r.try_get("seq")?,
+        payload: r.try_get("payload")?,
+    })
+}
+
 /// The oldest unsent messages, in per-pharmacy order.
 pub async fn unsent(pool: &AnyPool, limit: i64) -> Result<Vec<Pending>> {
     let rows = sqlx::query(
@@ -85,15 +93,19 @@ pub async fn unsent(pool: &AnyPool, limit: i64) -> Result<Vec<Pending>> {
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Pending {
-                pharmacy_id: r.try_get("pharmacy_id")?,
-                seq: r.try_get("seq")?,
-                payload: r.try_get("payload")?,
-            })
-        })
-        .collect()
+    rows.iter().map(pending_from_row).collect()
+}
+
+/// A pharmacy's messages after `seq`, sent or not, in order.
+pub async fn after(pool: &AnyPool, pharmacy_id: &str, seq: i64) -> Result<Vec<Pending>> {
+    let rows = sqlx::query(
+        "SELECT pharmacy_id, seq, payload FROM outbox WHERE pharmacy_id = $1 AND seq > $2 ORDER BY seq",
+    )
+    .bind(pharmacy_id)
+    .bind(seq)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(pending_from_row).collect()
 }
 
 /// Records the broker's acknowledgement. Not audited: delivery is not a change of clinical state.

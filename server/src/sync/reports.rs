@@ -47,26 +47,69 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
         ClientBody::ResyncRequest { .. } => {
             send_snapshot(sync, from).await?;
         }
-        ClientBody::Reports { .. } => {
-            return Err(Rejected("counter reports are not accepted yet".into()));
+        ClientBody::Reports { reports } => {
+            let acked = ingest_all(sync, from, &reports).await;
+            if !acked.is_empty() {
+                let ack = ServerMessage::new(from, ServerBody::ReportAck { report_ids: acked });
+                // Not waiting on the PUBACK is fine: an ack lost here makes the client resend,
+                // and the resent reports are recognised as duplicates and acked again.
+                sync.link
+                    .publish(sotto_protocol::state_topic(from), encode(&ack))
+                    .await;
+            }
         }
     }
     Ok(())
 }
 
+/// Stores each report; returns the ids that may be acked (stored, duplicates, and reports refused
+/// for good). A report that hit a database error is not acked, so the client sends it again.
+async fn ingest_all(
+    sync: &Sync,
+    pharmacy_id: &str,
+    reports: &[sotto_protocol::Report],
+) -> Vec<String> {
+    use crate::dispensing::ingest::{Outcome, ingest};
+    let mut acked = Vec::with_capacity(reports.len());
+    for report in reports {
+        match ingest(&sync.store, &sync.alerts, pharmacy_id, report).await {
+            Ok(Outcome::Stored) | Ok(Outcome::Duplicate) => acked.push(report.report_id.clone()),
+            Ok(Outcome::Refused(why)) => {
+                tracing::warn!(pharmacy_id, report_id = %report.report_id, %why, "refused a counter report");
+                acked.push(report.report_id.clone());
+            }
+            Err(e) => {
+                tracing::warn!(pharmacy_id, error = %e, "could not store a counter report; the client will resend");
+            }
+        }
+    }
+    acked
+}
+
 /// Sends the pharmacy everything it needs, as of its current `seq`.
 pub async fn send_snapshot(sync: &Sync, pharmacy_id: &str) -> Result<()> {
     let body = snapshot(sync, pharmacy_id).await?;
+    let seq = body.seq().unwrap_or(0);
     let message = ServerMessage::new(pharmacy_id, body);
+    let topic = sotto_protocol::state_topic(pharmacy_id);
     if !sync
         .link
-        .publish_acked(sotto_protocol::state_topic(pharmacy_id), encode(&message))
+        .publish_acked(topic.clone(), encode(&message))
         .await
     {
         tracing::warn!(
             pharmacy_id,
             "snapshot not acknowledged; the client will ask again"
         );
+        return Ok(());
+    }
+    // A delta committed after the snapshot was read may have overtaken it on the wire and been
+    // dropped by the client; send any such deltas again, now behind the snapshot. Duplicates
+    // are harmless (the client ignores seq <= last).
+    for p in super::outbox::after(sync.store.pool(), pharmacy_id, seq as i64).await? {
+        sync.link
+            .publish_acked(topic.clone(), p.payload.into_bytes())
+            .await;
     }
     Ok(())
 }

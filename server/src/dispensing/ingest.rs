@@ -1,0 +1,271 @@
+//! Stores a batch of counter reports idempotently: a report seen before (same pharmacy, same
+//! `report_id`) is recognised and only acknowledged again, so a client's retries never count
+//! twice. Each report is stored in its own audited transaction, after which it is acked.
+
+use sotto_protocol::{Report, ReportEvent, WithheldReason};
+use sqlx::Row;
+
+use super::missed;
+use crate::db::audit::{Actor, WriteTx};
+use crate::db::{self, Store, date_text, new_id, now_text};
+use crate::error::{Error, Result};
+
+/// Settings the alerts need.
+#[derive(Clone, Debug)]
+pub struct AlertSettings {
+    /// Base of links in e-mails, e.g. `https://sotto.example.nhs.uk` (no trailing slash).
+    pub public_url: String,
+}
+
+/// What became of one report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Stored,
+    Duplicate,
+    /// Refused for good (e.g. a person not nominated to this pharmacy): acked so the client
+    /// stops sending it, and logged.
+    Refused(String),
+}
+
+/// Stores one report from `pharmacy_id`. Returns how it went; database errors are returned so
+/// the report is *not* acked and the client retries.
+pub async fn ingest(
+    store: &Store,
+    settings: &AlertSettings,
+    pharmacy_id: &str,
+    report: &Report,
+) -> Result<Outcome> {
+    let mut w = store.write().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO reports_received (pharmacy_id, report_id, received_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(pharmacy_id)
+    .bind(&report.report_id)
+    .bind(now_text())
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(Outcome::Duplicate);
+    }
+    let actor = Actor(format!("pharmacy:{pharmacy_id}"));
+    if let Some(su) = person_of(&report.event)
+        && let Err(why) = check_person(&mut w, pharmacy_id, su).await?
+    {
+        return Ok(Outcome::Refused(why));
+    }
+    match &report.event {
+        ReportEvent::Supplied {
+            service_user_id,
+            collect_on,
+            supervised_taken,
+            take_home_dates,
+            at,
+        } => {
+            let dates = serde_json::to_string(take_home_dates).expect("dates serialise");
+            insert_dispense(
+                &mut w,
+                pharmacy_id,
+                &report.report_id,
+                service_user_id,
+                *collect_on,
+                "supplied",
+                *supervised_taken,
+                &dates,
+                None,
+                &at.to_rfc3339(),
+            )
+            .await?;
+            w.audit(&actor, "dispense.supplied", &format!("service_user:{service_user_id}"),
+                serde_json::json!({"collect_on": date_text(*collect_on), "report_id": report.report_id})).await?;
+        }
+        ReportEvent::Withheld {
+            service_user_id,
+            collect_on,
+            reason,
+            at,
+        } => {
+            insert_dispense(
+                &mut w,
+                pharmacy_id,
+                &report.report_id,
+                service_user_id,
+                *collect_on,
+                "withheld",
+                false,
+                "[]",
+                Some(reason_code(*reason)),
+                &at.to_rfc3339(),
+            )
+            .await?;
+            w.audit(&actor, "dispense.withheld", &format!("service_user:{service_user_id}"),
+                serde_json::json!({"collect_on": date_text(*collect_on), "reason": reason_code(*reason)})).await?;
+        }
+        ReportEvent::Missed {
+            service_user_id,
+            date,
+            dose_mg,
+        } => {
+            let inserted = sqlx::query(
+                "INSERT INTO missed_doses (id, service_user_id, pharmacy_id, date, dose_ug, reported_at, report_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(service_user_id)
+            .bind(pharmacy_id)
+            .bind(date_text(*date))
+            .bind(dose_mg.micrograms())
+            .bind(now_text())
+            .bind(&report.report_id)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+            w.audit(
+                &actor,
+                "dose.missed",
+                &format!("service_user:{service_user_id}"),
+                serde_json::json!({"date": date_text(*date)}),
+            )
+            .await?;
+            if inserted == 1 {
+                missed::after_missed_dose(&mut w, settings, service_user_id, *date).await?;
+            }
+        }
+        ReportEvent::DayClosed { date, at } => {
+            sqlx::query(
+                "INSERT INTO day_closures (pharmacy_id, date, closed_at, received_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(pharmacy_id)
+            .bind(date_text(*date))
+            .bind(at.to_rfc3339())
+            .bind(now_text())
+            .execute(&mut *w.tx)
+            .await?;
+            w.audit(
+                &actor,
+                "pharmacy.day_closed",
+                &format!("pharmacy:{pharmacy_id}"),
+                serde_json::json!({"date": date_text(*date)}),
+            )
+            .await?;
+        }
+    }
+    w.commit().await?;
+    Ok(Outcome::Stored)
+}
+
+fn person_of(event: &ReportEvent) -> Option<&str> {
+    match event {
+        ReportEvent::Supplied {
+            service_user_id, ..
+        }
+        | ReportEvent::Withheld {
+            service_user_id, ..
+        }
+        | ReportEvent::Missed {
+            service_user_id, ..
+        } => Some(service_user_id),
+        ReportEvent::DayClosed { .. } => None,
+    }
+}
+
+/// A pharmacy reports only on people nominated to it.
+async fn check_person(
+    w: &mut WriteTx,
+    pharmacy_id: &str,
+    su_id: &str,
+) -> Result<std::result::Result<(), String>> {
+    Ok(match db::service_users::get(&mut *w.tx, su_id).await? {
+        Some(su) if su.pharmacy_id == pharmacy_id => Ok(()),
+        Some(_) => Err("the person is not nominated to this pharmacy".into()),
+        None => Err("unknown person".into()),
+    })
+}
+
+pub fn reason_code(r: WithheldReason) -> &'static str {
+    match r {
+        WithheldReason::Intoxicated => "intoxicated",
+        WithheldReason::Unwell => "unwell",
+        WithheldReason::IdentityNotConfirmed => "identity_not_confirmed",
+        WithheldReason::Other => "other",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_dispense(
+    w: &mut WriteTx,
+    pharmacy_id: &str,
+    report_id: &str,
+    su: &str,
+    collect_on: chrono::NaiveDate,
+    kind: &str,
+    supervised_taken: bool,
+    take_home_dates: &str,
+    withheld_reason: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO dispenses (id, report_id, pharmacy_id, service_user_id, collect_on, kind, \
+         supervised_taken, take_home_dates, withheld_reason, at, received_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+    )
+    .bind(new_id())
+    .bind(report_id)
+    .bind(pharmacy_id)
+    .bind(su)
+    .bind(date_text(collect_on))
+    .bind(kind)
+    .bind(i64::from(supervised_taken))
+    .bind(take_home_dates)
+    .bind(withheld_reason)
+    .bind(at)
+    .bind(now_text())
+    .execute(&mut *w.tx)
+    .await?;
+    Ok(())
+}
+
+/// One dispense as the history shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Dispense {
+    pub collect_on: chrono::NaiveDate,
+    /// `supplied` or `withheld`.
+    pub kind: String,
+    pub supervised_taken: bool,
+    pub take_home_dates: Vec<chrono::NaiveDate>,
+    pub withheld_reason: Option<String>,
+    pub at: String,
+    pub pharmacy_id: String,
+}
+
+/// A person's dispense history, newest first.
+pub async fn history<'e, E>(exec: E, su_id: &str) -> Result<Vec<Dispense>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows = sqlx::query(
+        "SELECT collect_on, kind, supervised_taken, take_home_dates, withheld_reason, at, pharmacy_id \
+         FROM dispenses WHERE service_user_id = $1 ORDER BY collect_on DESC, at DESC",
+    )
+    .bind(su_id)
+    .fetch_all(exec)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let dates: String = r.try_get("take_home_dates")?;
+            Ok(Dispense {
+                collect_on: db::get_date(r, "collect_on")?,
+                kind: r.try_get("kind")?,
+                supervised_taken: r.try_get::<i64, _>("supervised_taken")? != 0,
+                take_home_dates: serde_json::from_str(&dates)
+                    .map_err(|_| Error::Internal("stored take-home dates are malformed".into()))?,
+                withheld_reason: r.try_get("withheld_reason")?,
+                at: r.try_get("at")?,
+                pharmacy_id: r.try_get("pharmacy_id")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,189 @@
+//! Time-driven duties, checked every minute:
+//! - **pharmacy silence**: a pharmacy that has not closed its day two hours after its closing
+//!   time gets one alert to the service, so missing reports are never read as "no missed doses";
+//! - **digests**: keyworkers who chose a daily digest get yesterday's missed doses each morning.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+
+use super::ingest::AlertSettings;
+use crate::db::audit::Actor;
+use crate::db::{self, Store, date_text, now_text};
+use crate::email::{queue, templates};
+use crate::error::Result;
+
+/// What the schedulers need to know.
+#[derive(Clone, Debug)]
+pub struct ScheduleSettings {
+    pub alerts: AlertSettings,
+    /// Where "pharmacy has not closed its day" goes; none: logged only.
+    pub service_email: Option<String>,
+    /// How long after closing time silence becomes an alert.
+    pub silence_after: chrono::Duration,
+    /// When digests go out, in the service's zone.
+    pub digest_at: NaiveTime,
+    pub service_timezone: Tz,
+}
+
+pub async fn run(store: Store, settings: ScheduleSettings, shutdown: CancellationToken) {
+    loop {
+        let now = Utc::now();
+        if let Err(e) = silence_pass(&store, &settings, now).await {
+            tracing::warn!(error = %e, "pharmacy silence check failed; will retry");
+        }
+        if let Err(e) = digest_pass(&store, &settings, now).await {
+            tracing::warn!(error = %e, "digest pass failed; will retry");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
+}
+
+/// One alert per pharmacy and day whose closing time + `silence_after` has passed with no
+/// day-closed report. Public so tests can run it at a chosen instant.
+pub async fn silence_pass(
+    store: &Store,
+    s: &ScheduleSettings,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize> {
+    let mut alerted = 0;
+    for pharmacy in db::pharmacies::list(store.pool()).await? {
+        let tz: Tz = pharmacy
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::London);
+        let local = now.with_timezone(&tz);
+        let today = local.date_naive();
+        let Ok(closing) = NaiveTime::parse_from_str(&pharmacy.closing_time, "%H:%M") else {
+            continue;
+        };
+        if local.time() < closing || local.naive_local() < today.and_time(closing) + s.silence_after
+        {
+            continue;
+        }
+        let calendar = db::pharmacies::calendar(store.pool(), &pharmacy).await?;
+        if !calendar.is_open(today) || day_closed(store, &pharmacy.id, today).await? {
+            continue;
+        }
+        let mut w = store.write().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO silence_alerts (pharmacy_id, date, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&pharmacy.id)
+        .bind(date_text(today))
+        .bind(now_text())
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            continue;
+        }
+        w.audit(
+            &Actor::system(),
+            "pharmacy.silent",
+            &format!("pharmacy:{}", pharmacy.id),
+            serde_json::json!({"date": date_text(today)}),
+        )
+        .await?;
+        if let Some(to) = &s.service_email {
+            let link = format!("{}/pharmacies/{}", s.alerts.public_url, pharmacy.id);
+            queue::enqueue(
+                &mut w,
+                &templates::pharmacy_silent(to, &pharmacy.ods_code, today, &link),
+            )
+            .await?;
+        }
+        w.commit().await?;
+        tracing::warn!(pharmacy_id = %pharmacy.id, "pharmacy has not closed its day");
+        alerted += 1;
+    }
+    Ok(alerted)
+}
+
+async fn day_closed(store: &Store, pharmacy_id: &str, date: NaiveDate) -> Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 FROM day_closures WHERE pharmacy_id = $1 AND date = $2")
+            .bind(pharmacy_id)
+            .bind(date_text(date))
+            .fetch_optional(store.pool())
+            .await?
+            .is_some(),
+    )
+}
+
+/// Yesterday's missed doses to each digest keyworker, once, after `digest_at`. Public so tests
+/// can run it at a chosen instant.
+pub async fn digest_pass(
+    store: &Store,
+    s: &ScheduleSettings,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize> {
+    let local = now.with_timezone(&s.service_timezone);
+    if local.time() < s.digest_at {
+        return Ok(0);
+    }
+    let day = local.date_naive() - chrono::Duration::days(1);
+    let keyworkers = sqlx::query(
+        "SELECT id, email FROM staff WHERE role = 'keyworker' AND alert_mode = 'digest'",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut sent = 0;
+    for k in keyworkers {
+        let (id, email): (String, String) = (k.try_get("id")?, k.try_get("email")?);
+        let rows = sqlx::query(
+            "SELECT su.id, su.reference FROM missed_doses m JOIN service_users su ON su.id = m.service_user_id \
+             WHERE su.keyworker_id = $1 AND m.date = $2 ORDER BY su.reference",
+        )
+        .bind(&id)
+        .bind(date_text(day))
+        .fetch_all(store.pool())
+        .await?;
+        let mut w = store.write().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO digests_sent (staff_id, date, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(date_text(day))
+        .bind(now_text())
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            continue;
+        }
+        w.audit(
+            &Actor::system(),
+            "alerts.digest",
+            &format!("staff:{id}"),
+            serde_json::json!({"date": date_text(day), "items": rows.len()}),
+        )
+        .await?;
+        if !rows.is_empty() {
+            let items = rows
+                .iter()
+                .map(|r| {
+                    let su: String = r.try_get("id")?;
+                    let reference: String = r.try_get("reference")?;
+                    Ok((
+                        reference,
+                        day,
+                        format!("{}/service-users/{su}", s.alerts.public_url),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            queue::enqueue(&mut w, &templates::missed_digest(&email, &items, day)).await?;
+            sent += 1;
+        }
+        w.commit().await?;
+    }
+    Ok(sent)
+}

@@ -1,0 +1,186 @@
+//! The only way to build a [`Mail`]. Each template takes a service reference (e.g. `SU-1042`),
+//! dates and a link — never a name, date of birth, medicine or dose — so none can leak into an
+//! inbox, a notification preview or a relay's logs. Subject lines stay neutral ("an update
+//! about SU-1042"): a subject is often seen by people other than the recipient.
+//!
+//! Bodies are plain ASCII with short lines, so they travel as 7-bit text, unencoded.
+//! Links are `{public_url}/service-users/{service_user_id}`, built by the caller.
+
+use chrono::NaiveDate;
+
+use super::Mail;
+
+const FOOTER: &str = "This message leaves out personal and clinical details on purpose.\n\
+                      It was sent automatically; please do not reply to it.\n\nSotto\n";
+
+/// One missed day, to the service user's keyworker.
+pub fn missed_dose(to: &str, reference: &str, date: NaiveDate, link: &str) -> Mail {
+    let body = format!(
+        "Hello,\n\n\
+         No collection was recorded for {reference} on {day}.\n\n\
+         Please check in with them when you can. The details are in Sotto:\n\
+         {link}\n\n{FOOTER}",
+        day = long_date(date),
+    );
+    mail(
+        to,
+        format!("Sotto: an update about {reference}"),
+        body,
+        "missed_dose",
+    )
+}
+
+/// A keyworker's daily digest: one line per missed day, each with its link.
+pub fn missed_digest(to: &str, items: &[(String, NaiveDate, String)], day: NaiveDate) -> Mail {
+    let list = if items.is_empty() {
+        "Nothing needs following up today.\n".to_string()
+    } else {
+        let mut list = String::from("No collection was recorded for:\n\n");
+        for (reference, date, link) in items {
+            list.push_str(&format!("- {reference}, {}\n  {link}\n", long_date(*date)));
+        }
+        list
+    };
+    let body = format!(
+        "Hello,\n\nYour Sotto update for {}.\n\n{list}\nPlease check in with them when you can.\n\n{FOOTER}",
+        long_date(day)
+    );
+    mail(
+        to,
+        format!("Sotto: your daily update for {}", short_date(day)),
+        body,
+        "missed_digest",
+    )
+}
+
+/// Urgent, to a clinician: collections are paused until a prescriber reviews.
+pub fn safety_hold(to: &str, reference: &str, consecutive_days: u32, link: &str) -> Mail {
+    let days = match consecutive_days {
+        1 => "1 day".to_string(),
+        n => format!("{n} days in a row"),
+    };
+    let body = format!(
+        "Hello,\n\n\
+         Collections for {reference} are paused after {days} without a collection.\n\
+         A prescriber needs to review before the next collection can go ahead.\n\n\
+         Please review in Sotto:\n\
+         {link}\n\n{FOOTER}"
+    );
+    mail(
+        to,
+        format!("Sotto: action needed for {reference}"),
+        body,
+        "safety_hold",
+    )
+}
+
+/// To the service user (opt-in): the service's own wording, and its phone number if given.
+/// No clinical words at all: other people may see this person's inbox.
+pub fn heads_up_placed(to: &str, text: &str, phone: Option<&str>) -> Mail {
+    let phone = phone
+        .map(|p| format!("You can ring us on {p}.\n\n"))
+        .unwrap_or_default();
+    mail(
+        to,
+        SERVICE_SUBJECT.into(),
+        service_body(&format!("{}\n\n{phone}", text.trim())),
+        "heads_up_placed",
+    )
+}
+
+/// To the service user (opt-in), when the heads-up no longer applies.
+pub fn heads_up_lifted(to: &str, text: &str) -> Mail {
+    mail(
+        to,
+        SERVICE_SUBJECT.into(),
+        service_body(&format!("{}\n\n", text.trim())),
+        "heads_up_lifted",
+    )
+}
+
+/// To the service's staff: a pharmacy has not closed its day, so the absence of missed-dose
+/// reports for that day means nothing yet.
+pub fn pharmacy_silent(to: &str, ods_code: &str, date: NaiveDate, link: &str) -> Mail {
+    let body = format!(
+        "Hello,\n\n\
+         Pharmacy {ods_code} has not closed its day for {day} in Sotto.\n\n\
+         Until it does, Sotto cannot tell whether collections were missed that day:\n\
+         no reports from this pharmacy does NOT mean nobody missed a collection.\n\n\
+         Please contact the pharmacy. The details are in Sotto:\n\
+         {link}\n\n{FOOTER}",
+        day = long_date(date),
+    );
+    mail(
+        to,
+        format!(
+            "Sotto: pharmacy {ods_code} has not closed its day ({})",
+            short_date(date)
+        ),
+        body,
+        "pharmacy_silent",
+    )
+}
+
+const SERVICE_SUBJECT: &str = "A message from your treatment service";
+
+fn service_body(message: &str) -> String {
+    format!("Hello,\n\n{message}This message was sent automatically; please do not reply to it.\n")
+}
+
+fn mail(to: &str, subject: String, body: String, kind: &'static str) -> Mail {
+    Mail {
+        to: to.to_string(),
+        subject,
+        body,
+        kind,
+    }
+}
+
+/// "Tuesday 4 March 2025"
+fn long_date(d: NaiveDate) -> String {
+    d.format("%A %-d %B %Y").to_string()
+}
+
+/// "4 Mar 2025"
+fn short_date(d: NaiveDate) -> String {
+    d.format("%-d %b %Y").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_stay_neutral_and_bodies_carry_reference_and_link() {
+        let d = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
+        let m = missed_dose("kw@s.test", "SU-1042", d, "https://s.test/service-users/x");
+        assert_eq!(m.subject, "Sotto: an update about SU-1042");
+        assert!(m.body.contains("Tuesday 4 March 2025"), "{}", m.body);
+        assert!(m.body.contains("https://s.test/service-users/x"));
+        let h = safety_hold("c@s.test", "SU-1042", 3, "L");
+        assert!(h.body.contains("3 days in a row"), "{}", h.body);
+        assert!(!h.subject.to_lowercase().contains("hold"));
+    }
+
+    #[test]
+    fn bodies_are_short_lined_ascii() {
+        let d = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+        let items = vec![("SU-1".to_string(), d, "L".to_string())];
+        for m in [
+            missed_dose("a@b.c", "SU-1", d, "L"),
+            missed_digest("a@b.c", &items, d),
+            safety_hold("a@b.c", "SU-1", 1, "L"),
+            heads_up_placed("a@b.c", "Ring us.", Some("0161 000 0000")),
+            heads_up_lifted("a@b.c", "All set."),
+            pharmacy_silent("a@b.c", "FA123", d, "L"),
+        ] {
+            assert!(m.body.is_ascii() && m.subject.is_ascii(), "{}", m.kind);
+            assert!(
+                m.body.lines().all(|l| l.len() <= 76),
+                "{}: {}",
+                m.kind,
+                m.body
+            );
+        }
+    }
+}
