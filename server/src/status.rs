@@ -65,7 +65,11 @@ pub async fn for_service_user(
     let calendar = db::pharmacies::calendar(&mut *conn, &pharmacy).await?;
     let prescriptions = db::prescriptions::for_service_user(&mut conn, &su.id).await?;
     let holds = db::holds::active(&mut *conn, &su.id).await?;
+    let history = crate::dispensing::ingest::history(&mut *conn, &su.id).await?;
     drop(conn);
+    let supplied: Vec<_> = history.iter().filter(|d| d.kind == "supplied").collect();
+    let supplied_today = supplied.iter().any(|d| d.collect_on == date);
+    let last_supply = supplied.first().map(|d| d.at.clone());
 
     let current = db::prescriptions::covering(&prescriptions, date);
     let plan = match current {
@@ -73,7 +77,7 @@ pub async fn for_service_user(
         None => DayPlan::NoPrescription,
     };
     let kinds: Vec<HoldKind> = holds.iter().map(|h| h.kind).collect();
-    let code = status_code(&plan, &kinds, false);
+    let code = status_code(&plan, &kinds, supplied_today);
     let next_collection = match &plan {
         DayPlan::Covered {
             next_collection, ..
@@ -111,7 +115,7 @@ pub async fn for_service_user(
                 reason: show_reasons.then_some(h.reason),
             })
             .collect(),
-        last_supply: None,
+        last_supply,
         prescription_id: current.map(|p| p.id.clone()),
     })
 }

@@ -21,6 +21,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one))
         .routes(routes!(get_status))
         .routes(routes!(missed_doses))
+        .routes(routes!(dispenses))
+}
+
+#[utoipa::path(get, path = "/api/v1/service-users/{id}/dispenses", tag = "service users",
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<crate::dispensing::ingest::Dispense>),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+async fn dispenses(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::dispensing::ingest::Dispense>>> {
+    let su = load_visible(&st, &caller, &id).await?;
+    Ok(Json(crate::dispensing::ingest::history(st.store.pool(), &su.id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

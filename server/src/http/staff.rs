@@ -14,7 +14,51 @@ use crate::error::{Error, Result};
 use crate::values::{Email, Errors, Name};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create))
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(set_alert_mode))
+}
+
+/// How a keyworker wants missed-dose alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertMode {
+    /// One e-mail per missed dose, as it is reported.
+    Each,
+    /// One e-mail each morning listing yesterday's missed doses.
+    Digest,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AlertPreference {
+    pub mode: AlertMode,
+}
+
+#[utoipa::path(put, path = "/api/v1/staff/me/alerts", tag = "staff", request_body = AlertPreference,
+    security(("bearer" = [])),
+    responses((status = 200, body = AlertPreference), (status = 401, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+async fn set_alert_mode(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<Json<AlertPreference>> {
+    let pref: AlertPreference = body.parse()?;
+    let mode = match pref.mode {
+        AlertMode::Each => "each",
+        AlertMode::Digest => "digest",
+    };
+    let mut w = st.store.write().await?;
+    sqlx::query("UPDATE staff SET alert_mode = $1 WHERE id = $2")
+        .bind(mode)
+        .bind(&caller.id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.audit(&Actor(caller.id.clone()), "staff.alert_mode", &format!("staff:{}", caller.id),
+        serde_json::json!({"mode": mode}))
+        .await?;
+    w.commit().await?;
+    Ok(Json(pref))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
