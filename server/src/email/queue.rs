@@ -18,7 +18,7 @@ use crate::db::{new_id, now_text};
 use crate::error::{Error, Result};
 
 /// Adds a mail to the queue inside the caller's transaction: it is sent only if the change
-/// commits. Ring the worker's `wake` after the commit so it goes out at once.
+/// commits; the commit wakes the worker so it goes out at once.
 ///
 /// An unusable recipient address is refused before anything is written, so the caller's
 /// transaction stays usable (e.g. place the hold anyway and log that the mail was not queued).
@@ -41,6 +41,7 @@ pub async fn enqueue(w: &mut WriteTx, mail: &Mail) -> Result<()> {
     .bind(&now)
     .execute(&mut *w.tx)
     .await?;
+    w.mark_mail_written();
     tracing::debug!(mail_id = %id, kind = mail.kind, "mail queued");
     Ok(())
 }

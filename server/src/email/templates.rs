@@ -61,7 +61,8 @@ pub fn safety_hold(to: &str, reference: &str, consecutive_days: u32, link: &str)
     };
     let body = format!(
         "Hello,\n\n\
-         Collections for {reference} are paused after {days} without a collection.\n\
+         Collections for {reference} are paused after {days}\n\
+         without a collection.\n\
          A prescriber needs to review before the next collection can go ahead.\n\n\
          Please review in Sotto:\n\
          {link}\n\n{FOOTER}"
@@ -103,7 +104,8 @@ pub fn heads_up_lifted(to: &str, text: &str) -> Mail {
 pub fn pharmacy_silent(to: &str, ods_code: &str, date: NaiveDate, link: &str) -> Mail {
     let body = format!(
         "Hello,\n\n\
-         Pharmacy {ods_code} has not closed its day for {day} in Sotto.\n\n\
+         Pharmacy {ods_code} has not closed its day in Sotto for\n\
+         {day}.\n\n\
          Until it does, Sotto cannot tell whether collections were missed that day:\n\
          no reports from this pharmacy does NOT mean nobody missed a collection.\n\n\
          Please contact the pharmacy. The details are in Sotto:\n\
@@ -164,7 +166,7 @@ mod tests {
 
     #[test]
     fn bodies_are_short_lined_ascii() {
-        let d = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+        let d = NaiveDate::from_ymd_opt(2025, 9, 24).unwrap(); // the longest day name and month
         let items = vec![("SU-1".to_string(), d, "L".to_string())];
         for m in [
             missed_dose("a@b.c", "SU-1", d, "L"),

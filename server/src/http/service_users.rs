@@ -34,7 +34,9 @@ async fn dispenses(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<crate::dispensing::ingest::Dispense>>> {
     let su = load_visible(&st, &caller, &id).await?;
-    Ok(Json(crate::dispensing::ingest::history(st.store.pool(), &su.id).await?))
+    Ok(Json(
+        crate::dispensing::ingest::history(st.store.pool(), &su.id).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -54,9 +54,13 @@ async fn set_alert_mode(
         .bind(&caller.id)
         .execute(&mut *w.tx)
         .await?;
-    w.audit(&Actor(caller.id.clone()), "staff.alert_mode", &format!("staff:{}", caller.id),
-        serde_json::json!({"mode": mode}))
-        .await?;
+    w.audit(
+        &Actor(caller.id.clone()),
+        "staff.alert_mode",
+        &format!("staff:{}", caller.id),
+        serde_json::json!({"mode": mode}),
+    )
+    .await?;
     w.commit().await?;
     Ok(Json(pref))
 }

@@ -1,0 +1,665 @@
+//! E-mail end to end: templates → queue (inside a write transaction) → worker → a real SMTP server
+//! (`mailin-embedded`, in a thread), or the outbox folder. Every scenario runs on SQLite and on
+//! PostgreSQL (`SOTTO_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`; a
+//! fresh database per test, dropped afterwards; if PostgreSQL is down those tests fail saying so).
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use mailin_embedded::{Handler, Response, Server, SslConfig, response};
+use sotto_server::db::Store;
+use sotto_server::db::audit::Actor;
+use sotto_server::email::{Mail, MailConfig, queue, templates, worker};
+use sqlx::Row;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::TestDb::new(super::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::TestDb::new(super::Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    every_template_reaches_the_wire_without_names_medicines_or_doses,
+    committed_mail_is_delivered_exactly_once,
+    mail_queued_while_the_relay_is_down_arrives_once_it_is_up,
+    mail_from_a_rolled_back_transaction_is_never_sent,
+    without_a_relay_each_mail_becomes_an_eml_file,
+    two_workers_on_one_database_send_each_mail_once,
+    a_tls_url_fails_cleanly_against_a_relay_without_tls,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+const LINK: &str = "https://sotto.test/service-users/4b1c2d3e-aaaa-bbbb-cccc-0123456789ab";
+/// What the service knows about the person; none of it may reach the wire.
+const FORBIDDEN: [&str; 6] = [
+    "Quixote",
+    "Alexandra",
+    "methadone",
+    "buprenorphine",
+    "60 mg",
+    "1985",
+];
+
+async fn every_template_reaches_the_wire_without_names_medicines_or_doses(db: TestDb) {
+    let smtp = Smtp::start();
+    let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
+    let items = vec![
+        ("SU-1042".to_string(), day, LINK.to_string()),
+        ("SU-2077".to_string(), day, format!("{LINK}2")),
+    ];
+    let phone = "0161 496 0000";
+    let mails = [
+        templates::missed_dose("kw1@service.test", "SU-1042", day, LINK),
+        templates::missed_digest("kw2@service.test", &items, day),
+        templates::safety_hold("clin@service.test", "SU-1042", 3, LINK),
+        templates::heads_up_placed(
+            "su1@example.test",
+            "Please ring your keyworker before your next collection.",
+            Some(phone),
+        ),
+        templates::heads_up_lifted(
+            "su2@example.test",
+            "You're all set for your next collection.",
+        ),
+        templates::pharmacy_silent("ops@service.test", "FA123", day, LINK),
+    ];
+    enqueue_committed(&db.store, &mails).await;
+    let w = Worker::start(&db.store, smtp.config());
+    wait_for("all six delivered", || async { smtp.count() == 6 }).await;
+    w.stop().await;
+
+    let expect: [(&str, &str, &[&str]); 6] = [
+        (
+            "kw1@service.test",
+            "Sotto: an update about SU-1042",
+            &["SU-1042", LINK, "Tuesday 4 March 2025"],
+        ),
+        (
+            "kw2@service.test",
+            "Sotto: your daily update for 4 Mar 2025",
+            &["SU-1042", "SU-2077", LINK],
+        ),
+        (
+            "clin@service.test",
+            "Sotto: action needed for SU-1042",
+            &["SU-1042", LINK, "3 days in a row", "prescriber"],
+        ),
+        (
+            "su1@example.test",
+            "A message from your treatment service",
+            &["Please ring your keyworker", phone],
+        ),
+        (
+            "su2@example.test",
+            "A message from your treatment service",
+            &["You're all set for your next collection."],
+        ),
+        (
+            "ops@service.test",
+            "Sotto: pharmacy FA123 has not closed its day (4 Mar 2025)",
+            &["FA123", LINK],
+        ),
+    ];
+    for (to, subject, in_body) in expect {
+        let got = smtp.only_message_to(to);
+        assert_eq!(got.header("Subject").as_deref(), Some(subject), "{to}");
+        assert!(got.header("To").unwrap().contains(to), "{to}");
+        assert!(got.header("From").unwrap().contains("sotto@service.test"));
+        for s in in_body {
+            assert!(
+                got.body().contains(s),
+                "{to}: body lacks {s:?}:\n{}",
+                got.data
+            );
+        }
+        // The Message-ID is a random UUID, which could contain "1985" by chance: leave it out.
+        let wire: String = got
+            .data
+            .lines()
+            .filter(|l| !l.starts_with("Message-ID:"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let wire = format!("{wire}\n{}", got.body()).to_lowercase();
+        for f in FORBIDDEN {
+            assert!(
+                !wire.contains(&f.to_lowercase()),
+                "{to}: {f:?} reached the wire"
+            );
+        }
+    }
+    for m in &mails[3..5] {
+        let got = smtp.only_message_to(&m.to);
+        let wire = format!("{}\n{}", got.data, got.body()).to_lowercase();
+        for clinical in ["dose", "hold", "prescri", "medic", "missed", "sotto:"] {
+            assert!(!wire.contains(clinical), "{}: says {clinical:?}", m.kind);
+        }
+    }
+}
+
+async fn committed_mail_is_delivered_exactly_once(db: TestDb) {
+    let smtp = Smtp::start();
+    let w = Worker::start(&db.store, smtp.config());
+    enqueue_committed(&db.store, &three_mails()).await;
+    w.wake.notify_one();
+    wait_for("three delivered and none pending", || async {
+        smtp.count() == 3 && queue::pending(db.store.pool()).await.unwrap() == 0
+    })
+    .await;
+    w.stop().await;
+    assert_each_once(&smtp, &three_mails());
+    assert_eq!(queue::pending(db.store.pool()).await.unwrap(), 0);
+}
+
+async fn mail_queued_while_the_relay_is_down_arrives_once_it_is_up(db: TestDb) {
+    let port = free_port();
+    let config = MailConfig {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_millis(400),
+        ..test_config()
+    };
+    let w = Worker::start(&db.store, config);
+    enqueue_committed(&db.store, &three_mails()).await;
+    w.wake.notify_one();
+    wait_for("each mail tried at least twice", || async {
+        attempts(&db.store).await.iter().all(|(a, _)| *a >= 2)
+    })
+    .await;
+    for (_, error) in attempts(&db.store).await {
+        let error = error.expect("the failure is recorded");
+        assert!(!error.contains("@service.test"), "{error}");
+    }
+    assert_eq!(queue::pending(db.store.pool()).await.unwrap(), 3);
+
+    let smtp = Smtp::start_on(TcpListener::bind(("127.0.0.1", port)).expect("port still free"));
+    wait_for("three delivered after the relay came up", || async {
+        smtp.count() == 3 && queue::pending(db.store.pool()).await.unwrap() == 0
+    })
+    .await;
+    w.stop().await;
+    assert_each_once(&smtp, &three_mails());
+}
+
+async fn mail_from_a_rolled_back_transaction_is_never_sent(db: TestDb) {
+    let smtp = Smtp::start();
+    let w = Worker::start(&db.store, smtp.config());
+    let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
+    let rolled_back = templates::missed_dose("gone@service.test", "SU-1", day, LINK);
+    {
+        let mut tx = db.store.write().await.unwrap();
+        tx.audit(&Actor::system(), "test", "test", serde_json::json!({}))
+            .await
+            .unwrap();
+        queue::enqueue(&mut tx, &rolled_back).await.unwrap();
+        // Dropped without commit: rolled back.
+    }
+    let committed = templates::missed_dose("kept@service.test", "SU-2", day, LINK);
+    enqueue_committed(&db.store, std::slice::from_ref(&committed)).await;
+    w.wake.notify_one();
+    wait_for("the committed mail delivered", || async {
+        smtp.count() == 1 && queue::pending(db.store.pool()).await.unwrap() == 0
+    })
+    .await;
+    w.stop().await;
+    assert_each_once(&smtp, &[committed]);
+    assert_eq!(
+        attempts(&db.store).await.len(),
+        1,
+        "only one row was ever queued"
+    );
+}
+
+async fn without_a_relay_each_mail_becomes_an_eml_file(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("not/yet/there");
+    let config = MailConfig {
+        outbox: outbox.clone(),
+        ..test_config()
+    };
+    let w = Worker::start(&db.store, config);
+    let mails = three_mails();
+    enqueue_committed(&db.store, &mails).await;
+    w.wake.notify_one();
+    wait_for("none pending", || async {
+        queue::pending(db.store.pool()).await.unwrap() == 0
+    })
+    .await;
+    w.stop().await;
+    let files: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let mut recipients = Vec::new();
+    for f in files {
+        assert_eq!(f.extension().and_then(|e| e.to_str()), Some("eml"));
+        let got = Received {
+            to: Vec::new(),
+            data: std::fs::read_to_string(&f).unwrap(),
+        };
+        assert!(
+            got.data.contains("\r\n\r\n"),
+            "headers end with a blank line"
+        );
+        assert_eq!(
+            got.header("Subject").as_deref(),
+            Some("Sotto: an update about SU-1")
+        );
+        assert!(got.body().contains("SU-1"));
+        recipients.push(got.header("To").expect("a To: header"));
+    }
+    recipients.sort();
+    let mut want: Vec<String> = mails.iter().map(|m| m.to.clone()).collect();
+    want.sort();
+    assert_eq!(recipients, want);
+}
+
+async fn two_workers_on_one_database_send_each_mail_once(db: TestDb) {
+    let smtp = Smtp::start();
+    // A second connection pool, as a second server instance would have.
+    let other = Store::connect(&db.url).await.unwrap();
+    let a = Worker::start(&db.store, smtp.config());
+    let b = Worker::start(&other, smtp.config());
+    let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
+    let mails: Vec<Mail> = (0..20)
+        .map(|i| templates::missed_dose(&format!("kw{i}@service.test"), "SU-1", day, LINK))
+        .collect();
+    enqueue_committed(&db.store, &mails).await;
+    a.wake.notify_one();
+    b.wake.notify_one();
+    wait_for("twenty delivered", || async {
+        smtp.count() >= 20 && queue::pending(db.store.pool()).await.unwrap() == 0
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+    assert_each_once(&smtp, &mails);
+    other.close().await;
+}
+
+async fn a_tls_url_fails_cleanly_against_a_relay_without_tls(db: TestDb) {
+    let smtp = Smtp::start();
+    let config = MailConfig {
+        smtp_url: Some(format!("smtps://user:hunter2@127.0.0.1:{}", smtp.port)),
+        ..test_config()
+    };
+    config.validate().expect("an smtps:// URL is accepted");
+    assert!(!format!("{config:?}").contains("hunter2"));
+    let w = Worker::start(&db.store, config);
+    enqueue_committed(&db.store, &three_mails()[..1]).await;
+    w.wake.notify_one();
+    wait_for("the failed TLS attempt recorded", || async {
+        attempts(&db.store).await.iter().all(|(a, _)| *a >= 1)
+    })
+    .await;
+    w.stop().await;
+    assert_eq!(smtp.count(), 0);
+    assert_eq!(queue::pending(db.store.pool()).await.unwrap(), 1);
+
+    let bad = MailConfig {
+        smtp_url: Some("http://user:hunter2@relay.test".into()),
+        ..test_config()
+    };
+    let err = bad.validate().unwrap_err();
+    assert!(
+        err.contains("SOTTO_SMTP_URL") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn test_config() -> MailConfig {
+    MailConfig {
+        from: "Sotto <sotto@service.test>".into(),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_millis(400),
+        ..MailConfig::default()
+    }
+}
+
+fn three_mails() -> Vec<Mail> {
+    let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
+    ["a@service.test", "b@service.test", "c@service.test"]
+        .iter()
+        .map(|to| templates::missed_dose(to, "SU-1", day, LINK))
+        .collect()
+}
+
+/// Queues the mails in one committed write transaction.
+async fn enqueue_committed(store: &Store, mails: &[Mail]) {
+    let mut tx = store.write().await.unwrap();
+    tx.audit(&Actor::system(), "test", "test", serde_json::json!({}))
+        .await
+        .unwrap();
+    for m in mails {
+        queue::enqueue(&mut tx, m).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// (attempts, last_error) of every queued row.
+async fn attempts(store: &Store) -> Vec<(i64, Option<String>)> {
+    sqlx::query("SELECT attempts, last_error FROM mail_queue")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get("attempts"), r.get("last_error")))
+        .collect()
+}
+
+fn assert_each_once(smtp: &Smtp, mails: &[Mail]) {
+    assert_eq!(smtp.count(), mails.len(), "{:?}", smtp.recipients());
+    for m in mails {
+        smtp.only_message_to(&m.to);
+    }
+}
+
+/// Polls `cond` every 20 ms; fails the test after 15 s.
+async fn wait_for<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running mail worker.
+struct Worker {
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    fn start(store: &Store, config: MailConfig) -> Worker {
+        let wake = Arc::new(Notify::new());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(worker::run(
+            store.clone(),
+            config,
+            wake.clone(),
+            shutdown.clone(),
+        ));
+        Worker {
+            wake,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Stops the worker and waits for it, so nothing more can be sent after this returns.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("the worker stops on shutdown")
+            .expect("the worker did not panic");
+    }
+}
+
+/// A real SMTP server on 127.0.0.1, recording every message it accepts.
+struct Smtp {
+    port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Received {
+    /// Envelope recipients (RCPT TO).
+    to: Vec<String>,
+    /// The message as it crossed the wire.
+    data: String,
+}
+
+impl Received {
+    /// The first header of that name, unfolded.
+    fn header(&self, name: &str) -> Option<String> {
+        let head = self.data.split("\r\n\r\n").next()?;
+        let prefix = format!("{}:", name.to_lowercase());
+        let mut lines = head.split("\r\n").peekable();
+        while let Some(line) = lines.next() {
+            if line.to_lowercase().starts_with(&prefix) {
+                let mut value = line[prefix.len()..].trim().to_string();
+                while let Some(next) = lines.next_if(|l| l.starts_with([' ', '\t'])) {
+                    value.push(' ');
+                    value.push_str(next.trim());
+                }
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    /// The body, decoded if it was sent quoted-printable (long lines, non-ASCII text).
+    fn body(&self) -> String {
+        let raw = self.data.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        match self.header("Content-Transfer-Encoding").as_deref() {
+            Some("quoted-printable") => decode_quoted_printable(raw),
+            Some("7bit") | Some("8bit") | None => raw.to_string(),
+            Some(other) => panic!("unexpected transfer encoding {other}"),
+        }
+    }
+}
+
+fn decode_quoted_printable(s: &str) -> String {
+    let s = s.replace("=\r\n", ""); // soft line breaks
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        let hex = s
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (s.as_bytes()[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        Smtp::start_on(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    fn start_on(listener: TcpListener) -> Smtp {
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let handler = Collector {
+            received: received.clone(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        // mailin's server runs forever; the thread ends with the test process.
+        std::thread::spawn(move || {
+            let mut server = Server::new(handler);
+            server
+                .with_name("relay.test")
+                .with_ssl(SslConfig::None)
+                .expect("no TLS")
+                .with_tcp_listener(listener);
+            server.serve().expect("SMTP server runs");
+        });
+        Smtp { port, received }
+    }
+
+    fn config(&self) -> MailConfig {
+        MailConfig {
+            smtp_url: Some(format!("smtp://127.0.0.1:{}", self.port)),
+            ..test_config()
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    fn recipients(&self) -> Vec<Vec<String>> {
+        let got = self.received.lock().unwrap();
+        got.iter().map(|r| r.to.clone()).collect()
+    }
+
+    /// The one message whose envelope went to `to`; fails if there were none or several.
+    fn only_message_to(&self, to: &str) -> Received {
+        let got = self.received.lock().unwrap();
+        let matching: Vec<_> = got.iter().filter(|r| r.to == [to]).collect();
+        assert_eq!(matching.len(), 1, "messages to {to}: {}", matching.len());
+        matching[0].clone()
+    }
+}
+
+/// mailin clones the handler per connection; the per-message fields are per connection.
+#[derive(Clone)]
+struct Collector {
+    received: Arc<Mutex<Vec<Received>>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Collector {
+    fn data_start(&mut self, _domain: &str, _from: &str, _8bit: bool, to: &[String]) -> Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.received.lock().unwrap().push(Received {
+            to: std::mem::take(&mut self.to),
+            data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
+        });
+        response::OK
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database with the schema applied; a PostgreSQL one is dropped with this.
+struct TestDb {
+    store: Store,
+    url: String,
+    /// Keeps the SQLite file's folder alive.
+    _dir: Option<tempfile::TempDir>,
+    /// (admin URL, database name) to drop afterwards.
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn new(backend: Backend) -> TestDb {
+        let (url, dir, pg) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/t.db", dir.path().display());
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("SOTTO_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+                let name = format!("sotto_mail_{}", uuid::Uuid::new_v4().simple());
+                let mut c = pg_admin(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {admin} ({e}); set SOTTO_TEST_POSTGRES_URL"
+                    )
+                });
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut c)
+                    .await
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').expect("URL names a database").0;
+                (format!("{base}/{name}"), None, Some((admin, name)))
+            }
+        };
+        let store = Store::connect(&url).await.expect("connect and migrate");
+        TestDb {
+            store,
+            url,
+            _dir: dir,
+            pg,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread cleans up.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut c) = pg_admin(&admin).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+async fn pg_admin(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await
+}
