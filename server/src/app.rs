@@ -37,8 +37,7 @@ impl Application {
         })?;
         let tasks_stop = CancellationToken::new();
         let mail = mail_config(&config);
-        mail.validate()
-            .map_err(|e| anyhow::anyhow!("SOTTO_SMTP_URL: {e}"))?;
+        mail.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let sync = sync::start(&config, store.clone(), tasks_stop.clone()).await?;
         let tasks = TaskTracker::new();
         tasks.spawn(crate::email::worker::run(
