@@ -10,6 +10,7 @@ pub mod browser;
 pub mod counter;
 pub mod mosquitto;
 pub mod push;
+pub mod smtp;
 
 use std::net::SocketAddr;
 
@@ -65,7 +66,8 @@ pub struct TestApp {
     pub admin: Staff,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
-    db: TestDb,
+    /// Held so the database outlives the app.
+    _db: TestDb,
 }
 
 #[derive(Debug, Clone)]
@@ -74,13 +76,61 @@ pub struct Staff {
     pub token: String,
 }
 
-enum TestDb {
-    /// Held so the folder lives as long as the app.
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
+/// A fresh, empty database for one test: a SQLite file in a temporary folder, or a new
+/// PostgreSQL database dropped when this is dropped.
+pub struct TestDb {
+    pub url: String,
+    /// Keeps the SQLite file's folder alive.
+    _dir: Option<tempfile::TempDir>,
+    /// (admin URL, database name) to drop afterwards.
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                TestDb {
+                    url: format!("sqlite://{}", dir.path().join("sotto.db").display()),
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let name = format!("sotto_t_{}", uuid::Uuid::new_v4().simple());
+                create_pg_database(&admin_url, &name).await;
+                let base = admin_url.rsplit_once('/').expect("URL has a database").0;
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread cleans up.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut c) = pg_admin(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
 }
 
 fn postgres_admin_url() -> String {
@@ -95,25 +145,9 @@ impl TestApp {
 
     /// As [`TestApp::spawn`], adjusting the configuration first (e.g. an external broker).
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let (database_url, db) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("sotto.db").display());
-                (url, TestDb::Sqlite(dir))
-            }
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url();
-                let name = format!("sotto_t_{}", uuid::Uuid::new_v4().simple());
-                create_pg_database(&admin_url, &name).await;
-                let base = admin_url.rsplit_once('/').expect("URL has a database").0;
-                (
-                    format!("{base}/{name}"),
-                    TestDb::Postgres { admin_url, name },
-                )
-            }
-        };
+        let db = TestDb::new(backend).await;
         let mut config = Config {
-            database_url,
+            database_url: db.url.clone(),
             http_addr: ([127, 0, 0, 1], 0).into(),
             mqtt_embedded_addr: ([127, 0, 0, 1], 0).into(),
             ..Config::default()
@@ -146,7 +180,7 @@ impl TestApp {
             admin,
             shutdown: CancellationToken::new(),
             server: None,
-            db,
+            _db: db,
         };
         app.start_server().await;
         app
@@ -323,23 +357,6 @@ impl Drop for TestApp {
         self.shutdown.cancel();
         if let Some(h) = self.server.take() {
             h.abort();
-        }
-        if let TestDb::Postgres { admin_url, name } = &self.db {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop runs outside async; a short-lived runtime on its own thread cleans up.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(mut c) = pg_admin(&admin_url).await {
-                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
-                    }
-                });
-            })
-            .join();
         }
     }
 }

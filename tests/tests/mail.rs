@@ -4,14 +4,14 @@
 //! fresh database per test, dropped afterwards; if PostgreSQL is down those tests fail saying so).
 
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use mailin_embedded::{Handler, Response, Server, SslConfig, response};
 use sotto_server::db::Store;
 use sotto_server::db::audit::Actor;
 use sotto_server::email::{Mail, MailConfig, queue, templates, worker};
+use sotto_tests::smtp::{Received, Smtp};
 use sqlx::Row;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -86,7 +86,7 @@ async fn every_template_reaches_the_wire_without_names_medicines_or_doses(db: Te
         templates::pharmacy_silent("ops@service.test", "FA123", day, LINK),
     ];
     enqueue_committed(&db.store, &mails).await;
-    let w = Worker::start(&db.store, smtp.config());
+    let w = Worker::start(&db.store, relay_config(&smtp));
     wait_for("all six delivered", || async { smtp.count() == 6 }).await;
     w.stop().await;
 
@@ -160,7 +160,7 @@ async fn every_template_reaches_the_wire_without_names_medicines_or_doses(db: Te
 
 async fn committed_mail_is_delivered_exactly_once(db: TestDb) {
     let smtp = Smtp::start();
-    let w = Worker::start(&db.store, smtp.config());
+    let w = Worker::start(&db.store, relay_config(&smtp));
     enqueue_committed(&db.store, &three_mails()).await;
     w.wake.notify_one();
     wait_for("three delivered and none pending", || async {
@@ -204,7 +204,7 @@ async fn mail_queued_while_the_relay_is_down_arrives_once_it_is_up(db: TestDb) {
 
 async fn mail_from_a_rolled_back_transaction_is_never_sent(db: TestDb) {
     let smtp = Smtp::start();
-    let w = Worker::start(&db.store, smtp.config());
+    let w = Worker::start(&db.store, relay_config(&smtp));
     let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
     let rolled_back = templates::missed_dose("gone@service.test", "SU-1", day, LINK);
     {
@@ -280,8 +280,8 @@ async fn two_workers_on_one_database_send_each_mail_once(db: TestDb) {
     let smtp = Smtp::start();
     // A second connection pool, as a second server instance would have.
     let other = Store::connect(&db.url).await.unwrap();
-    let a = Worker::start(&db.store, smtp.config());
-    let b = Worker::start(&other, smtp.config());
+    let a = Worker::start(&db.store, relay_config(&smtp));
+    let b = Worker::start(&other, relay_config(&smtp));
     let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
     let mails: Vec<Mail> = (0..20)
         .map(|i| templates::missed_dose(&format!("kw{i}@service.test"), "SU-1", day, LINK))
@@ -338,6 +338,13 @@ fn test_config() -> MailConfig {
         retry_base: Duration::from_millis(100),
         retry_max: Duration::from_millis(400),
         ..MailConfig::default()
+    }
+}
+
+fn relay_config(smtp: &Smtp) -> MailConfig {
+    MailConfig {
+        smtp_url: Some(smtp.url()),
+        ..test_config()
     }
 }
 
@@ -437,229 +444,27 @@ impl Worker {
     }
 }
 
-/// A real SMTP server on 127.0.0.1, recording every message it accepts.
-struct Smtp {
-    port: u16,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-#[derive(Debug, Clone)]
-struct Received {
-    /// Envelope recipients (RCPT TO).
-    to: Vec<String>,
-    /// The message as it crossed the wire.
-    data: String,
-}
-
-impl Received {
-    /// The first header of that name, unfolded.
-    fn header(&self, name: &str) -> Option<String> {
-        let head = self.data.split("\r\n\r\n").next()?;
-        let prefix = format!("{}:", name.to_lowercase());
-        let mut lines = head.split("\r\n").peekable();
-        while let Some(line) = lines.next() {
-            if line.to_lowercase().starts_with(&prefix) {
-                let mut value = line[prefix.len()..].trim().to_string();
-                while let Some(next) = lines.next_if(|l| l.starts_with([' ', '\t'])) {
-                    value.push(' ');
-                    value.push_str(next.trim());
-                }
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    /// The body, decoded if it was sent quoted-printable (long lines, non-ASCII text).
-    fn body(&self) -> String {
-        let raw = self.data.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        match self.header("Content-Transfer-Encoding").as_deref() {
-            Some("quoted-printable") => decode_quoted_printable(raw),
-            Some("7bit") | Some("8bit") | None => raw.to_string(),
-            Some(other) => panic!("unexpected transfer encoding {other}"),
-        }
-    }
-}
-
-fn decode_quoted_printable(s: &str) -> String {
-    let s = s.replace("=\r\n", ""); // soft line breaks
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < s.len() {
-        let hex = s
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (s.as_bytes()[i], hex) {
-            (b'=', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl Smtp {
-    fn start() -> Smtp {
-        Smtp::start_on(TcpListener::bind("127.0.0.1:0").unwrap())
-    }
-
-    fn start_on(listener: TcpListener) -> Smtp {
-        let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let handler = Collector {
-            received: received.clone(),
-            to: Vec::new(),
-            data: Vec::new(),
-        };
-        // mailin's server runs forever; the thread ends with the test process.
-        std::thread::spawn(move || {
-            let mut server = Server::new(handler);
-            server
-                .with_name("relay.test")
-                .with_ssl(SslConfig::None)
-                .expect("no TLS")
-                .with_tcp_listener(listener);
-            server.serve().expect("SMTP server runs");
-        });
-        Smtp { port, received }
-    }
-
-    fn config(&self) -> MailConfig {
-        MailConfig {
-            smtp_url: Some(format!("smtp://127.0.0.1:{}", self.port)),
-            ..test_config()
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.received.lock().unwrap().len()
-    }
-
-    fn recipients(&self) -> Vec<Vec<String>> {
-        let got = self.received.lock().unwrap();
-        got.iter().map(|r| r.to.clone()).collect()
-    }
-
-    /// The one message whose envelope went to `to`; fails if there were none or several.
-    fn only_message_to(&self, to: &str) -> Received {
-        let got = self.received.lock().unwrap();
-        let matching: Vec<_> = got.iter().filter(|r| r.to == [to]).collect();
-        assert_eq!(matching.len(), 1, "messages to {to}: {}", matching.len());
-        matching[0].clone()
-    }
-}
-
-/// mailin clones the handler per connection; the per-message fields are per connection.
-#[derive(Clone)]
-struct Collector {
-    received: Arc<Mutex<Vec<Received>>>,
-    to: Vec<String>,
-    data: Vec<u8>,
-}
-
-impl Handler for Collector {
-    fn data_start(&mut self, _domain: &str, _from: &str, _8bit: bool, to: &[String]) -> Response {
-        self.to = to.to_vec();
-        self.data.clear();
-        response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        self.received.lock().unwrap().push(Received {
-            to: std::mem::take(&mut self.to),
-            data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
-        });
-        response::OK
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Databases
 
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
+use sotto_tests::Backend;
 
 /// A fresh database with the schema applied; a PostgreSQL one is dropped with this.
+/// A fresh database with the schema applied (dropped with it, for PostgreSQL).
 struct TestDb {
     store: Store,
     url: String,
-    /// Keeps the SQLite file's folder alive.
-    _dir: Option<tempfile::TempDir>,
-    /// (admin URL, database name) to drop afterwards.
-    pg: Option<(String, String)>,
+    _db: sotto_tests::TestDb,
 }
 
 impl TestDb {
     async fn new(backend: Backend) -> TestDb {
-        let (url, dir, pg) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}/t.db", dir.path().display());
-                (url, Some(dir), None)
-            }
-            Backend::Postgres => {
-                let admin = std::env::var("SOTTO_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-                let name = format!("sotto_mail_{}", uuid::Uuid::new_v4().simple());
-                let mut c = pg_admin(&admin).await.unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL is not reachable at {admin} ({e}); set SOTTO_TEST_POSTGRES_URL"
-                    )
-                });
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut c)
-                    .await
-                    .expect("create test database");
-                let base = admin.rsplit_once('/').expect("URL names a database").0;
-                (format!("{base}/{name}"), None, Some((admin, name)))
-            }
-        };
-        let store = Store::connect(&url).await.expect("connect and migrate");
+        let db = sotto_tests::TestDb::new(backend).await;
+        let store = Store::connect(&db.url).await.expect("connect and migrate");
         TestDb {
             store,
-            url,
-            _dir: dir,
-            pg,
+            url: db.url.clone(),
+            _db: db,
         }
     }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.pg.take() {
-            // Drop runs outside async; a short-lived runtime on its own thread cleans up.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(mut c) = pg_admin(&admin).await {
-                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
-
-async fn pg_admin(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    sqlx::AnyConnection::connect(url).await
 }
