@@ -124,7 +124,12 @@ fn a_supplied_instalment_is_never_due_again() {
     let monday = supply(d(11, 23), false, &dates(23, 29));
 
     // The same day again: nothing more (the counter shows B).
-    let again = due_given_supplies(&schedule, &clause_2(true), &[monday.clone()], d(11, 23));
+    let again = due_given_supplies(
+        &schedule,
+        &clause_2(true),
+        std::slice::from_ref(&monday),
+        d(11, 23),
+    );
     assert!(matches!(again, DayPlan::Covered { .. }), "{again:?}");
     // A later day under clause 2: the instalment was not missed.
     let later = due_given_supplies(&schedule, &clause_2(true), &[monday], d(11, 25));
@@ -136,7 +141,12 @@ fn the_rest_of_a_missed_instalment_supplied_under_clause_2_is_not_due_again_the_
     let schedule = schedule_of(weekly(false));
     let tuesday = supply(d(11, 24), false, &dates(24, 29));
 
-    let wednesday = due_given_supplies(&schedule, &clause_2(true), &[tuesday.clone()], d(11, 25));
+    let wednesday = due_given_supplies(
+        &schedule,
+        &clause_2(true),
+        std::slice::from_ref(&tuesday),
+        d(11, 25),
+    );
 
     assert!(
         matches!(wednesday, DayPlan::Covered { .. }),
@@ -171,7 +181,12 @@ fn daily_supervised_days_need_their_own_supply_and_yesterdays_does_not_cover_tod
     let schedule = schedule_of(daily_supervised_sat_covers_sun());
     let monday = supply(d(11, 23), true, &[]);
 
-    let tuesday = due_given_supplies(&schedule, &clause_2(true), &[monday.clone()], d(11, 24));
+    let tuesday = due_given_supplies(
+        &schedule,
+        &clause_2(true),
+        std::slice::from_ref(&monday),
+        d(11, 24),
+    );
     let DayPlan::Collect(due) = tuesday else {
         panic!("{tuesday:?}")
     };

@@ -7,7 +7,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sotto_domain::{DayPlan, DoseDay, Due, HoldKind, Schedule, StatusCode, status_code};
+use sotto_domain::{
+    DayPlan, Directions, DoseDay, DoseMg, Due, HoldKind, PharmacyCalendar, Schedule, StatusCode,
+    SupplyRecord, dose_in_hand, due_given_supplies, status_code,
+};
 use sotto_protocol::{PersonState, PharmacyInfo, PrescriptionState};
 
 /// Used until the first snapshot tells us the pharmacy's zone (Sotto starts in England).
@@ -21,6 +24,38 @@ pub struct PersonStatus {
     pub due: Option<DueView>,
     /// The next day something can be collected after today, if the data shows one.
     pub next_collection: Option<NaiveDate>,
+    /// When today's instalment was handed over here (code B).
+    pub supplied_at: Option<DateTime<Utc>>,
+    /// When an instalment was last withheld here today, if it was (the person may come back).
+    pub withheld_at: Option<DateTime<Utc>>,
+}
+
+/// What this counter recorded about a person: what it handed over or withheld, and whether
+/// its own count of consecutive missed days asks for a prescriber review (local code E).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalRecords {
+    pub supplies: Vec<RecordedSupply>,
+    pub review_needed: bool,
+}
+
+/// A supply record with the time it was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedSupply {
+    pub record: SupplyRecord,
+    pub at: DateTime<Utc>,
+}
+
+impl LocalRecords {
+    fn records(&self) -> Vec<SupplyRecord> {
+        self.supplies.iter().map(|s| s.record.clone()).collect()
+    }
+
+    /// The supply (not a withheld record) made on `date`, if any.
+    fn supplied_on(&self, date: NaiveDate) -> Option<&RecordedSupply> {
+        self.supplies
+            .iter()
+            .find(|s| !s.record.withheld && s.record.collect_on == date)
+    }
 }
 
 /// Today's hand-over, for display and JSON; the same shape as the server's status API.
@@ -51,27 +86,71 @@ pub fn zone(pharmacy: Option<&PharmacyInfo>) -> Tz {
         .unwrap_or(DEFAULT_ZONE)
 }
 
-/// The code and hand-over for `person` on `today` (the pharmacy's local date).
-pub fn person_status(person: &PersonState, today: NaiveDate) -> PersonStatus {
-    let plan = current_schedule(&person.prescriptions, today)
-        .map_or(DayPlan::NoPrescription, |s| s.due_on(today));
-    let holds: Vec<HoldKind> = person.holds.iter().map(|h| h.kind).collect();
-    // Supplies are recorded in a later issue; until then nothing counts as supplied.
-    let code = status_code(&plan, &holds, false);
+/// The code and hand-over for `person` on `today` (the pharmacy's local date), given what this
+/// counter recorded: a supply today makes B; an instalment already supplied is never due
+/// again; clause 2 makes the rest of a missed instalment due; the local review makes E.
+pub fn person_status(person: &PersonState, today: NaiveDate, local: &LocalRecords) -> PersonStatus {
+    let plan = current_schedule(&person.prescriptions, today).map_or(
+        DayPlan::NoPrescription,
+        |(schedule, directions)| {
+            due_given_supplies(&schedule, &directions, &local.records(), today)
+        },
+    );
+    let mut holds: Vec<HoldKind> = person.holds.iter().map(|h| h.kind).collect();
+    if local.review_needed {
+        // Our own count of consecutive missed days reached the limit: E until the server,
+        // which places the real safety hold, has had its say.
+        holds.push(HoldKind::Safety);
+    }
+    let supplied = local.supplied_on(today);
+    let code = status_code(&plan, &holds, supplied.is_some());
     let due = match (&plan, code) {
         (DayPlan::Collect(due), StatusCode::A) => Some(due_view(due)),
         _ => None,
     };
+    let withheld_at = local
+        .supplies
+        .iter()
+        .filter(|s| s.record.withheld && s.record.collect_on == today)
+        .map(|s| s.at)
+        .max();
     PersonStatus {
         code,
         due,
         next_collection: next_collection(&person.prescriptions, today),
+        supplied_at: supplied.map(|s| s.at),
+        withheld_at,
     }
 }
 
-/// The prescription covering `today`; if several overlap, the one that started last (a new
-/// prescription takes over from the one it follows).
-fn current_schedule(prescriptions: &[PrescriptionState], today: NaiveDate) -> Option<Schedule> {
+/// The dose `person` missed on `date`, if a prescription covers the date and no dose for it
+/// was in hand (taken here, or handed over earlier to take home); with the prescription's
+/// consecutive-missed-days limit. A dose that could not be supplied (pharmacy closed) is still
+/// a day without a dose in hand.
+pub fn missed_dose(
+    person: &PersonState,
+    supplies: &[SupplyRecord],
+    date: NaiveDate,
+) -> Option<(DoseMg, u8)> {
+    let (schedule, directions) = current_schedule(&person.prescriptions, date)?;
+    let dose = schedule.dose_for(date)?;
+    (!dose_in_hand(supplies, date)).then_some((dose.dose_mg, directions.consult_after_missed_days))
+}
+
+/// The pharmacy's opening pattern, as the shared rules want it.
+pub fn calendar(pharmacy: &PharmacyInfo) -> PharmacyCalendar {
+    PharmacyCalendar {
+        closed_weekdays: pharmacy.closed_weekdays.clone(),
+        closures: pharmacy.closures.iter().copied().collect(),
+    }
+}
+
+/// The prescription covering `today` (its schedule and directions); if several overlap, the
+/// one that started last (a new prescription takes over from the one it follows).
+fn current_schedule(
+    prescriptions: &[PrescriptionState],
+    today: NaiveDate,
+) -> Option<(Schedule, Directions)> {
     let current = prescriptions
         .iter()
         .filter(|p| p.start_date <= today && today <= p.end_date)
@@ -84,7 +163,7 @@ fn current_schedule(prescriptions: &[PrescriptionState], today: NaiveDate) -> Op
             "prescription days are not one per date; treating as no prescription"
         );
     }
-    schedule
+    schedule.map(|s| (s, current.directions))
 }
 
 /// The earliest collection after `today` across every prescription (the next one may be a
@@ -144,7 +223,7 @@ impl Freshness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Days, TimeZone};
+    use chrono::{Datelike, Days, TimeZone};
     use sotto_domain::DoseMg;
     use sotto_protocol::HoldState;
 
@@ -188,9 +267,58 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
     }
 
+    fn none() -> LocalRecords {
+        LocalRecords::default()
+    }
+
+    fn recorded(collect_on: NaiveDate, take_home: &[NaiveDate], withheld: bool) -> RecordedSupply {
+        RecordedSupply {
+            record: SupplyRecord {
+                collect_on,
+                supervised_taken: !withheld,
+                take_home_dates: if withheld { vec![] } else { take_home.to_vec() },
+                withheld,
+            },
+            at: Utc
+                .with_ymd_and_hms(2026, 11, collect_on.day(), 10, 42, 0)
+                .unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_supply_today_makes_b_with_its_time_and_covers_the_take_home_days() {
+        let p = person(date(23));
+        let local = LocalRecords {
+            supplies: vec![recorded(date(23), &[date(24), date(25)], false)],
+            review_needed: false,
+        };
+        let status = person_status(&p, date(23), &local);
+        assert_eq!(status.code, StatusCode::B);
+        assert_eq!(status.due, None);
+        assert_eq!(status.supplied_at, Some(local.supplies[0].at));
+        assert_eq!(person_status(&p, date(24), &local).code, StatusCode::C);
+        let records = local.records();
+        assert_eq!(missed_dose(&p, &records, date(24)), None);
+        assert!(missed_dose(&p, &[], date(24)).is_some());
+    }
+
+    #[test]
+    fn withheld_leaves_a_and_notes_the_time_and_the_local_review_shows_e() {
+        let p = person(date(23));
+        let mut local = LocalRecords {
+            supplies: vec![recorded(date(23), &[], true)],
+            review_needed: false,
+        };
+        let status = person_status(&p, date(23), &local);
+        assert_eq!(status.code, StatusCode::A);
+        assert_eq!(status.withheld_at, Some(local.supplies[0].at));
+        local.review_needed = true;
+        assert_eq!(person_status(&p, date(23), &local).code, StatusCode::E);
+    }
+
     #[test]
     fn a_collection_day_lists_the_supervised_dose_and_the_take_home_days() {
-        let status = person_status(&person(date(23)), date(23));
+        let status = person_status(&person(date(23)), date(23), &none());
         assert_eq!(status.code, StatusCode::A);
         let due = status.due.unwrap();
         assert_eq!(due.supervised_dose_mg, Some(60.0));
@@ -202,7 +330,12 @@ mod tests {
 
     #[test]
     fn a_covered_day_shows_c_and_the_next_collection() {
-        let status = person_status(&person(date(23)), date(24));
+        // Collected on the 23rd; without that, clause 2 would make the rest due on the 24th.
+        let collected = LocalRecords {
+            supplies: vec![recorded(date(23), &[date(24), date(25)], false)],
+            review_needed: false,
+        };
+        let status = person_status(&person(date(23)), date(24), &collected);
         assert_eq!(status.code, StatusCode::C);
         assert_eq!(status.due, None);
         assert_eq!(status.next_collection, Some(date(26)));
@@ -215,18 +348,18 @@ mod tests {
             id: "h".into(),
             kind: HoldKind::Attend,
         });
-        assert_eq!(person_status(&p, date(23)).code, StatusCode::D);
-        assert_eq!(person_status(&p, date(23)).due, None);
+        assert_eq!(person_status(&p, date(23), &none()).code, StatusCode::D);
+        assert_eq!(person_status(&p, date(23), &none()).due, None);
         p.holds.push(HoldState {
             id: "s".into(),
             kind: HoldKind::Safety,
         });
-        assert_eq!(person_status(&p, date(23)).code, StatusCode::E);
+        assert_eq!(person_status(&p, date(23), &none()).code, StatusCode::E);
     }
 
     #[test]
     fn before_a_prescription_starts_there_is_none_today_but_a_next_collection() {
-        let status = person_status(&person(date(23)), date(20));
+        let status = person_status(&person(date(23)), date(20), &none());
         assert_eq!(status.code, StatusCode::F);
         assert_eq!(status.next_collection, Some(date(23)));
     }
@@ -235,7 +368,7 @@ mod tests {
     fn days_that_are_not_one_per_date_are_never_guessed_at() {
         let mut p = person(date(23));
         p.prescriptions[0].days.remove(2);
-        assert_eq!(person_status(&p, date(23)).code, StatusCode::F);
+        assert_eq!(person_status(&p, date(23), &none()).code, StatusCode::F);
     }
 
     #[test]

@@ -7,9 +7,15 @@
 //! - `sync`: the ordering rules (apply in sequence, ignore replays, resync on gaps).
 //! - `mqtt`: the persistent-session link (poll task + worker; ack after commit).
 //! - `counter`: codes, hand-over and staleness for one person today.
-//! - `http`: the counter page, `/api/status` and `/healthz`.
+//! - `store/reports`: supplies, closed days and the reports outbox (one transaction each).
+//! - `closing`: closing the day (missed doses), by itself at closing time and at start-up.
+//! - `http`: the counter page (with the supply form), `/api/status`, `/api/supplies`,
+//!   `/api/close-day` and `/healthz`.
+//! - [`clock`]: the time, injectable so tests need no sleeping or real midnight.
 #![forbid(unsafe_code)]
 
+pub mod clock;
+mod closing;
 pub mod config;
 mod counter;
 mod error;
@@ -20,14 +26,19 @@ mod sync;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use clock::{Clock, SystemClock};
 pub use config::{Config, ConfigError};
 pub use error::Error;
+
+/// How often the client checks whether a day is due to be closed.
+const CLOSE_CHECK_EVERY: Duration = Duration::from_secs(20);
 
 /// A client ready to run: store open, HTTP port bound.
 pub struct PharmacyClient {
@@ -35,6 +46,8 @@ pub struct PharmacyClient {
     store: store::Store,
     listener: TcpListener,
     http_addr: SocketAddr,
+    clock: Arc<dyn Clock>,
+    close_check_every: Duration,
 }
 
 impl PharmacyClient {
@@ -64,7 +77,21 @@ impl PharmacyClient {
             store,
             listener,
             http_addr,
+            clock: Arc::new(SystemClock),
+            close_check_every: CLOSE_CHECK_EVERY,
         })
+    }
+
+    /// Reads the time from `clock` instead of the computer's clock (tests move time with it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> PharmacyClient {
+        self.clock = clock;
+        self
+    }
+
+    /// How often to check whether a day is due to be closed (default 20 s).
+    pub fn with_close_check_every(mut self, every: Duration) -> PharmacyClient {
+        self.close_check_every = every;
+        self
     }
 
     /// Where the counter page is served (the real port when 0 was asked for).
@@ -83,14 +110,27 @@ impl PharmacyClient {
             &self.config,
             self.store.clone(),
             link.clone(),
+            self.clock.clone(),
             &tracker,
             stop.clone(),
         )?;
+        let closer = Arc::new(closing::Closer::new(
+            self.store.clone(),
+            self.clock.clone(),
+            link.clone(),
+        ));
+        tracker.spawn(closing::run(
+            closer.clone(),
+            self.close_check_every,
+            stop.clone(),
+        ));
         tracing::info!(addr = %self.http_addr, "counter page listening");
         let app = http::router(http::AppState {
             store: self.store.clone(),
             link,
             stale_after: self.config.stale_after,
+            clock: self.clock.clone(),
+            closer,
         });
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(stop.clone().cancelled_owned())

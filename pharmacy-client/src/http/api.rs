@@ -1,15 +1,21 @@
-//! JSON endpoints: `/api/status` (the code for a reference) and `/healthz`.
+//! JSON endpoints: `/api/status` (the code for a reference), `/api/supplies` (record what was
+//! handed over), `/api/close-day` and `/healthz`.
 //! The status JSON deliberately carries no name or date of birth: the code is enough for a
 //! machine, and the counter page shows identity to the pharmacist.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sotto_domain::FieldError;
 
 use super::AppState;
 use super::error::ApiError;
+use super::supply::{self, Recorded, SupplyRequest};
+use crate::closing::{CloseRefused, Closed};
 use crate::counter::DueView;
 use crate::store::Search;
 
@@ -24,6 +30,8 @@ pub(crate) struct StatusResponse {
     meaning: &'static str,
     due: Option<DueView>,
     next_collection: Option<NaiveDate>,
+    /// When today's instalment was handed over here (code B).
+    supplied_at: Option<DateTime<Utc>>,
     synced_at: Option<DateTime<Utc>>,
     stale: bool,
     reference: String,
@@ -40,23 +48,100 @@ pub(crate) async fn status(
         .filter(|r| !r.trim().is_empty())
         .ok_or(ApiError::MissingParameter("reference"))?;
     let (meta, mut people) = state.store.find(&Search::Reference(reference)).await?;
-    let view = state.view(meta, Utc::now());
+    let view = state.view(meta, state.clock.now());
     let person = match people.len() {
         0 => return Err(ApiError::NotFound),
         1 => people.remove(0),
         // Showing one person's code for another is the one mistake this must never make.
         _ => return Err(ApiError::Ambiguous),
     };
-    let status = view.status_of(&person);
+    let id = person.service_user_id.as_str();
+    let local = state
+        .store
+        .local_records(&[id], view.today)
+        .await?
+        .remove(id)
+        .unwrap_or_default();
+    let status = view.status_of(&person, &local);
     Ok(Json(StatusResponse {
         code: status.code.letter(),
         meaning: status.code.meaning(),
         due: status.due,
         next_collection: status.next_collection,
+        supplied_at: status.supplied_at,
         synced_at: view.freshness.synced_at,
         stale: view.freshness.stale,
         reference: person.reference,
     }))
+}
+
+/// `POST /api/supplies` `{reference, date, supervised_taken, take_home_doses,
+/// withheld_reason?}` → 201 with what was recorded (see [`supply`] for the rules).
+#[tracing::instrument(skip_all)]
+pub(crate) async fn supplies(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
+    let request = SupplyRequest::from_json(&body)?;
+    let recorded = supply::record(&state, request).await?;
+    Ok((StatusCode::CREATED, Json(recorded)))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CloseDayResponse {
+    date: NaiveDate,
+    /// People reported as having no dose in hand (when the day was first closed).
+    missed: u32,
+    /// Closed before: nothing was reported this time.
+    already_closed: bool,
+    /// The pharmacy was closed that day: nothing to report.
+    pharmacy_closed: bool,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/close-day` `{date}` → 200 `{date, missed, ...}`.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn close_day(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<CloseDayResponse>, ApiError> {
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
+    let date = body
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| {
+            ApiError::Invalid(vec![FieldError::new(
+                "date",
+                "is required, as a date like 2026-11-23",
+            )])
+        })?;
+    let response = |missed, already_closed, pharmacy_closed, closed_at| CloseDayResponse {
+        date,
+        missed,
+        already_closed,
+        pharmacy_closed,
+        closed_at,
+    };
+    match state.closer.close(date).await? {
+        Ok(Closed::Day(close)) => Ok(Json(response(
+            close.missed,
+            close.already_closed,
+            false,
+            Some(close.closed_at),
+        ))),
+        Ok(Closed::PharmacyClosed) => Ok(Json(response(0, false, true, None))),
+        Err(CloseRefused::Future { today }) => Err(ApiError::Invalid(vec![FieldError::new(
+            "date",
+            format!("{date} has not ended yet: today is {today}"),
+        )])),
+        Err(CloseRefused::NoData) => Err(ApiError::Conflict(
+            "this pharmacy has not received its data from the service yet".into(),
+        )),
+    }
 }
 
 /// `GET /healthz`: link and sync state, for monitoring.
@@ -67,8 +152,9 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Value>
         "connected": state.link.connected(),
         "synced_at": meta.synced_at,
         "last_seq": meta.last_seq,
-        // Reports (supplies, missed doses) arrive with a later issue.
-        "pending_reports": 0,
+        "enrolled_on": meta.enrolled_on,
+        // Reports (supplies, withheld, missed doses, closed days) not yet acked by the server.
+        "pending_reports": state.store.pending_count().await?,
         "rejected_messages": state.link.rejected_messages(),
     })))
 }

@@ -6,12 +6,22 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use sotto_domain::FieldError;
+
 use crate::error::Error;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
     #[error("the query parameter `{0}` is required")]
     MissingParameter(&'static str),
+    #[error("the body must be a JSON object: {0}")]
+    NotJson(String),
+    /// Fields to put right, each named.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// Not possible in the present state, in words a pharmacist can act on.
+    #[error("{0}")]
+    Conflict(String),
     #[error("no one found with that reference")]
     NotFound,
     #[error("more than one person has that reference; search by name and date of birth")]
@@ -24,6 +34,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, title) = match &self {
             ApiError::MissingParameter(_) => (StatusCode::BAD_REQUEST, "Missing parameter"),
+            ApiError::NotJson(_) => (StatusCode::BAD_REQUEST, "Not JSON"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid request"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "Not possible now"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
             ApiError::Ambiguous => (StatusCode::CONFLICT, "Ambiguous reference"),
             ApiError::Internal(error) => {
@@ -41,8 +54,12 @@ impl IntoResponse for ApiError {
             "status": status.as_u16(),
             "detail": detail,
         });
-        if let ApiError::MissingParameter(field) = &self {
-            body["errors"] = json!([{"field": field, "message": "is required"}]);
+        match &self {
+            ApiError::MissingParameter(field) => {
+                body["errors"] = json!([{"field": field, "message": "is required"}]);
+            }
+            ApiError::Invalid(errors) => body["errors"] = json!(errors),
+            _ => {}
         }
         let mut response = (status, Json(body)).into_response();
         response.headers_mut().insert(

@@ -1,21 +1,25 @@
-//! The HTTP side: the counter page (`page`), the status API and health check (`api`).
+//! The HTTP side: the counter page (`page`), the status, supplies and close-day API and the
+//! health check (`api`), and recording a supply (`supply`, shared by the page and the API).
 //! Everything is read from the local store on each request, so it works offline.
 
 mod api;
 mod error;
 mod html;
 mod page;
+mod supply;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sotto_protocol::PersonState;
 
-use crate::counter::{self, Freshness, PersonStatus};
+use crate::clock::Clock;
+use crate::closing::Closer;
+use crate::counter::{self, Freshness, LocalRecords, PersonStatus};
 use crate::mqtt::LinkStatus;
 use crate::store::{Meta, Store};
 
@@ -25,13 +29,18 @@ pub(crate) struct AppState {
     pub store: Store,
     pub link: Arc<LinkStatus>,
     pub stale_after: Duration,
+    pub clock: Arc<dyn Clock>,
+    pub closer: Arc<Closer>,
 }
 
 /// All routes.
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::counter))
+        .route("/supply", post(page::supply))
         .route("/api/status", get(api::status))
+        .route("/api/supplies", post(api::supplies))
+        .route("/api/close-day", post(api::close_day))
         .route("/healthz", get(api::healthz))
         .with_state(state)
 }
@@ -60,7 +69,12 @@ impl AppState {
 }
 
 impl View {
-    fn status_of(&self, person: &PersonState) -> PersonStatus {
-        counter::person_status(person, self.today)
+    fn status_of(&self, person: &PersonState, local: &LocalRecords) -> PersonStatus {
+        counter::person_status(person, self.today, local)
+    }
+
+    /// A time as the pharmacist reads it: `14:05`, local.
+    fn hh_mm(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.zone).format("%H:%M").to_string()
     }
 }

@@ -1,18 +1,25 @@
 //! `GET /`: the counter page. Plain server-rendered HTML that works without JavaScript:
-//! two GET forms (reference; family name + date of birth) and the results below them.
+//! two GET forms (reference; family name + date of birth) and the results below them; under
+//! code A, a POST form to record the supply (or that nothing was supplied), which redirects
+//! back to the person (303) or shows the page again with what to put right.
 //!
 //! Discretion is the point: one neutral letter, neutral words, never why supply is paused.
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, Utc};
-use serde::Deserialize;
-use sotto_protocol::PersonState;
+use std::collections::HashMap;
 
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use sotto_protocol::{PersonState, WithheldReason};
+
+use super::error::ApiError;
 use super::html::{esc, page};
+use super::supply::{self, SupplyRequest};
 use super::{AppState, View};
-use crate::counter::PersonStatus;
+use crate::counter::{LocalRecords, PersonStatus};
 use crate::error::Error;
 use crate::store::{Meta, Search};
 
@@ -21,7 +28,37 @@ pub(crate) struct PageQuery {
     reference: Option<String>,
     family_name: Option<String>,
     date_of_birth: Option<String>,
+    /// Set by the redirect after a supply form: `supplied` or `not_supplied`.
+    done: Option<String>,
 }
+
+/// The supply form, as posted.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SupplyForm {
+    reference: String,
+    date: String,
+    supervised_taken: Option<String>,
+    take_home_doses: Option<String>,
+    /// Why nothing was supplied (a [`WithheldReason`] code); named plainly so the page's
+    /// source carries no loaded word either.
+    why: Option<String>,
+}
+
+/// The reasons offered when nothing is supplied, with their labels.
+const REASONS: [(WithheldReason, &str, &str); 4] = [
+    (
+        WithheldReason::Intoxicated,
+        "intoxicated",
+        "Appears intoxicated",
+    ),
+    (WithheldReason::Unwell, "unwell", "Appears unwell"),
+    (
+        WithheldReason::IdentityNotConfirmed,
+        "identity_not_confirmed",
+        "Identity not confirmed",
+    ),
+    (WithheldReason::Other, "other", "Other"),
+];
 
 /// What the pharmacist asked for.
 enum Request {
@@ -67,8 +104,119 @@ pub(crate) async fn counter(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    match render(&state, &query).await {
-        Ok(html) => html.into_response(),
+    let done = match query.done.as_deref() {
+        Some("supplied") => Some("Recorded: supplied."),
+        Some("not_supplied") => Some("Recorded: not supplied today."),
+        _ => None,
+    };
+    respond(&state, &query, done.map(str::to_string), StatusCode::OK).await
+}
+
+/// `POST /supply`: the counter page's supply form. Success redirects back to the person (303,
+/// so a reload doesn't post again); a refusal shows the page again with what to do.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn supply(
+    State(state): State<AppState>,
+    Form(form): Form<SupplyForm>,
+) -> Response {
+    let query = PageQuery {
+        reference: Some(form.reference.clone()),
+        ..PageQuery::default()
+    };
+    let request = match form.request() {
+        Ok(request) => request,
+        Err(message) => {
+            return respond(
+                &state,
+                &query,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match supply::record(&state, request).await {
+        Ok(recorded) => {
+            let done = if recorded.supplied {
+                "supplied"
+            } else {
+                "not_supplied"
+            };
+            let location = format!(
+                "/?reference={}&done={done}",
+                encode_component(&recorded.reference)
+            );
+            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+        }
+        Err(ApiError::Internal(error)) => {
+            tracing::error!(%error, "recording a supply failed");
+            respond(
+                &state,
+                &query,
+                Some("This computer could not save that. Try again.".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+            .await
+        }
+        Err(refused) => {
+            let status = match refused {
+                ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                ApiError::NotFound => StatusCode::NOT_FOUND,
+                _ => StatusCode::CONFLICT,
+            };
+            let message = format!("Not recorded: {refused}.");
+            respond(&state, &query, Some(message), status).await
+        }
+    }
+}
+
+impl SupplyForm {
+    fn request(&self) -> Result<SupplyRequest, String> {
+        let date = NaiveDate::parse_from_str(&self.date, "%Y-%m-%d")
+            .map_err(|_| "Not recorded: the page was out of date. Find the person again.")?;
+        let withheld_reason = match self.why.as_deref() {
+            None => None,
+            Some(code) => Some(
+                REASONS
+                    .iter()
+                    .find(|(_, value, _)| *value == code)
+                    .map(|(reason, ..)| *reason)
+                    .ok_or("Not recorded: choose why nothing was supplied.")?,
+            ),
+        };
+        Ok(SupplyRequest {
+            reference: self.reference.clone(),
+            date,
+            supervised_taken: self.supervised_taken.as_deref().map(|v| v == "true"),
+            take_home_doses: self
+                .take_home_doses
+                .as_deref()
+                .and_then(|n| n.trim().parse().ok()),
+            withheld_reason,
+        })
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn respond(
+    state: &AppState,
+    query: &PageQuery,
+    message: Option<String>,
+    status: StatusCode,
+) -> Response {
+    match render(state, query, message.as_deref()).await {
+        Ok(html) => (status, html).into_response(),
         Err(error) => {
             tracing::error!(%error, "counter page failed");
             let body = "<main><p class=\"notice\">This computer could not read its saved data. \
@@ -82,21 +230,31 @@ pub(crate) async fn counter(
     }
 }
 
-async fn render(state: &AppState, query: &PageQuery) -> Result<Response, Error> {
-    let now = Utc::now();
+async fn render(
+    state: &AppState,
+    query: &PageQuery,
+    message: Option<&str>,
+) -> Result<Response, Error> {
+    let now = state.clock.now();
     let (view, results) = match query.request() {
         Request::Find(search) => {
             let (meta, people) = state.store.find(&search).await?;
             let view = state.view(meta, now);
+            let ids: Vec<&str> = people.iter().map(|p| p.service_user_id.as_str()).collect();
+            let local = state.store.local_records(&ids, view.today).await?;
             let none_found = match search {
                 Search::Reference(_) => "No one found with that reference.",
                 Search::Name(..) => "No one found with that name and date of birth.",
             };
-            let html = results(&view, &people, none_found);
+            let html = results(&view, &people, &local, none_found);
             (view, html)
         }
         Request::Nothing => (state.view(state.store.meta().await?, now), String::new()),
         Request::Unclear(hint) => (state.view(state.store.meta().await?, now), notice(hint)),
+    };
+    let results = match message {
+        Some(message) => notice(message) + &results,
+        None => results,
     };
     let body = format!(
         "{header}<main>{forms}<section class=\"results\" aria-live=\"polite\">{results}</section>\
@@ -146,15 +304,24 @@ fn notice(text: &str) -> String {
     format!("<p class=\"notice\">{}</p>", esc(text))
 }
 
-fn results(view: &View, people: &[PersonState], none_found: &str) -> String {
+fn results(
+    view: &View,
+    people: &[PersonState],
+    local: &HashMap<String, LocalRecords>,
+    none_found: &str,
+) -> String {
     if people.is_empty() {
         return notice(none_found);
     }
-    people.iter().map(|p| person(view, p)).collect()
+    let none = LocalRecords::default();
+    people
+        .iter()
+        .map(|p| person(view, p, local.get(&p.service_user_id).unwrap_or(&none)))
+        .collect()
 }
 
-fn person(view: &View, person: &PersonState) -> String {
-    let status = view.status_of(person);
+fn person(view: &View, person: &PersonState, local: &LocalRecords) -> String {
+    let status = view.status_of(person, local);
     let code = status.code.letter();
     let stale = if view.freshness.stale {
         let marker = view.freshness.marker(view.zone, view.today);
@@ -173,13 +340,13 @@ fn person(view: &View, person: &PersonState) -> String {
         dob = person.date_of_birth.format("%-d %b %Y"),
         reference = esc(&person.reference),
         meaning = esc(status.code.meaning()),
-        details = details(view, &status),
+        details = details(view, person, &status),
     )
 }
 
 /// What the code lets the page add: the hand-over for A, the next date for C, the service's
 /// phone for D and E. Never why.
-fn details(view: &View, status: &PersonStatus) -> String {
+fn details(view: &View, person: &PersonState, status: &PersonStatus) -> String {
     use sotto_domain::StatusCode::*;
     let day = |d: NaiveDate| d.format("%a %-d %b").to_string();
     match status.code {
@@ -200,8 +367,19 @@ fn details(view: &View, status: &PersonStatus) -> String {
             } else {
                 format!("Take-home doses: {} — {}", days.len(), days.join(", "))
             };
-            format!("<ul><li>{supervised}</li><li>{}</li></ul>", esc(&take_home))
+            let earlier = status.withheld_at.map_or_else(String::new, |at| {
+                format!("<p>Not supplied earlier today ({}).</p>", view.hh_mm(at))
+            });
+            format!(
+                "<ul><li>{supervised}</li><li>{}</li></ul>{earlier}{forms}",
+                esc(&take_home),
+                forms = supply_forms(view, person, due),
+            )
         }
+        B => match status.supplied_at {
+            Some(at) => format!("<p>Supplied at {}.</p>", view.hh_mm(at)),
+            None => String::new(),
+        },
         C => match status.next_collection {
             Some(next) => format!("<p>Next collection: {}</p>", day(next)),
             None => "<p>No further collection on record.</p>".to_string(),
@@ -215,8 +393,43 @@ fn details(view: &View, status: &PersonStatus) -> String {
             Some(phone) => format!("<p>Service phone: {}</p>", esc(phone)),
             None => String::new(),
         },
-        B | F => String::new(),
+        F => String::new(),
     }
+}
+
+/// Under code A: one button for "handed over exactly what is due", and one to record that
+/// nothing was supplied, with a reason. Plain POST forms; the hidden fields say what the page
+/// showed, so a page left open while things changed is refused rather than misrecorded.
+fn supply_forms(view: &View, person: &PersonState, due: &crate::counter::DueView) -> String {
+    let take_home = due.take_home().count();
+    let supervised = due.supervised_dose_mg.is_some();
+    let label = match (supervised, take_home) {
+        (true, 0) => "Supplied: supervised dose taken".to_string(),
+        (true, n) => format!("Supplied: supervised dose taken + {n} take-home"),
+        (false, n) => format!("Supplied: {n} take-home"),
+    };
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
+         <input type=\"hidden\" name=\"date\" value=\"{today}\">",
+        reference = esc(&person.reference),
+        today = view.today,
+    );
+    let options: String = REASONS
+        .iter()
+        .map(|(_, value, text)| format!("<option value=\"{value}\">{text}</option>"))
+        .collect();
+    let id = esc(&person.service_user_id);
+    format!(
+        "<div class=\"forms\"><form method=\"post\" action=\"/supply\">{hidden}\
+         <input type=\"hidden\" name=\"supervised_taken\" value=\"{supervised}\">\
+         <input type=\"hidden\" name=\"take_home_doses\" value=\"{take_home}\">\
+         <button type=\"submit\">{label}</button></form>\
+         <form method=\"post\" action=\"/supply\">{hidden}\
+         <label for=\"why-{id}\">Not supplying today</label>\
+         <select id=\"why-{id}\" name=\"why\" required>\
+         <option value=\"\">Choose…</option>{options}</select><br>\
+         <button type=\"submit\">Record: not supplied</button></form></div>"
+    )
 }
 
 fn reference_card() -> String {

@@ -1,13 +1,15 @@
 //! The MQTT link to the treatment service: a persistent session on the pharmacy's state topic.
 //!
-//! Two tasks, because rumqttc requests go through a bounded channel that only the polling task
+//! Three tasks, because rumqttc requests go through a bounded channel that only the polling task
 //! drains (TECH.md): [`poll`] drives the event loop and never publishes; [`worker`] decodes,
-//! applies each message in one transaction, then acks, and does all publishing (subscribe,
-//! resync requests, acks). The poll task hands events over an unbounded channel so it can
-//! never block on the worker while the worker waits on it; the broker's in-flight window
+//! applies each message in one transaction, then acks, and does the state stream's publishing
+//! (subscribe, resync requests, acks); [`sender`] publishes the reports outbox and repeats it
+//! until the server's `ReportAck`. The poll task hands events over an unbounded channel so it
+//! can never block on the worker while the worker waits on it; the broker's in-flight window
 //! bounds how much can queue there.
 
 mod poll;
+mod sender;
 mod worker;
 
 use std::sync::Arc;
@@ -16,9 +18,11 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, MqttOptions};
 use sotto_protocol::MAX_MESSAGE_BYTES;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::Clock;
 use crate::config::{Config, parse_mqtt_url};
 use crate::store::Store;
 
@@ -27,6 +31,10 @@ use crate::store::Store;
 pub struct LinkStatus {
     connected: AtomicBool,
     rejected: AtomicU64,
+    /// ConnAcks so far: the sender repeats everything pending after each new connection.
+    connections: AtomicU64,
+    /// Wakes the sender: a report was queued, a connection was made, or reports were acked.
+    reports: Notify,
 }
 
 impl LinkStatus {
@@ -40,8 +48,21 @@ impl LinkStatus {
         self.rejected.load(Ordering::Relaxed)
     }
 
+    /// A report was queued: send it now if connected.
+    pub fn reports_queued(&self) {
+        self.reports.notify_one();
+    }
+
     fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Relaxed);
+        if connected {
+            self.connections.fetch_add(1, Ordering::Relaxed);
+            self.reports.notify_one();
+        }
+    }
+
+    fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     fn count_rejected(&self) {
@@ -63,6 +84,7 @@ pub fn spawn(
     config: &Config,
     store: Store,
     status: Arc<LinkStatus>,
+    clock: Arc<dyn Clock>,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -86,7 +108,14 @@ pub fn spawn(
         status.clone(),
         shutdown.clone(),
     ));
-    let worker = worker::Worker::new(client, store, status, config.pharmacy_id.clone());
+    tracker.spawn(sender::run(
+        client.clone(),
+        store.clone(),
+        status.clone(),
+        config.pharmacy_id.clone(),
+        shutdown.clone(),
+    ));
+    let worker = worker::Worker::new(client, store, status, clock, config.pharmacy_id.clone());
     tracker.spawn(worker.run(events_rx, shutdown));
     Ok(())
 }

@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use rumqttc::{AsyncClient, Publish, QoS};
 use sotto_protocol::{
-    ClientBody, ClientMessage, DecodeError, ResyncReason, ServerMessage, decode, encode,
-    reports_topic, state_topic,
+    ClientBody, ClientMessage, DecodeError, ResyncReason, ServerBody, ServerMessage, decode,
+    encode, reports_topic, state_topic,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{LinkEvent, LinkStatus};
+use crate::clock::Clock;
 use crate::store::Store;
 use crate::sync::Decision;
 
@@ -24,6 +24,7 @@ pub(super) struct Worker {
     client: AsyncClient,
     store: Store,
     status: Arc<LinkStatus>,
+    clock: Arc<dyn Clock>,
     pharmacy_id: String,
     state_topic: String,
     /// The resync request awaiting its snapshot, if any: at most one outstanding at a time.
@@ -43,6 +44,7 @@ impl Worker {
         client: AsyncClient,
         store: Store,
         status: Arc<LinkStatus>,
+        clock: Arc<dyn Clock>,
         pharmacy_id: String,
     ) -> Worker {
         let state_topic = state_topic(&pharmacy_id);
@@ -50,6 +52,7 @@ impl Worker {
             client,
             store,
             status,
+            clock,
             pharmacy_id,
             state_topic,
             resync: None,
@@ -95,9 +98,15 @@ impl Worker {
     async fn on_message(&mut self, publish: Publish) {
         match self.check(&publish) {
             Ok(message) => {
-                let confirmed_at = message.sent_at.min(Utc::now());
+                let confirmed_at = message.sent_at.min(self.clock.now());
                 match self.store.apply(&message.body, confirmed_at).await {
-                    Ok(decision) => self.after_apply(decision).await,
+                    Ok(decision) => {
+                        if let ServerBody::ReportAck { .. } = message.body {
+                            // More may be waiting behind the batch just acked.
+                            self.status.reports_queued();
+                        }
+                        self.after_apply(decision).await;
+                    }
                     Err(error) => {
                         // Not acked: the broker redelivers it after a reconnect, and the next
                         // delta will show a gap and bring a snapshot anyway.

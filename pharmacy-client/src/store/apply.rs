@@ -3,11 +3,13 @@
 //! MQTT link acks only after this returns, so a crash at any point means a redelivery, never a
 //! half-applied or lost change; and a redelivery is harmless because it decides `Duplicate`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sotto_protocol::{Change, PersonState, PharmacyInfo, ServerBody};
 use sqlx::{Sqlite, Transaction};
 
+use super::reports::{ack_reports, server_spoke_about, time_text};
 use super::{Store, fold_name, normalise_reference};
+use crate::counter;
 use crate::error::Error;
 use crate::sync::Decision;
 
@@ -22,7 +24,9 @@ impl Store {
         body: &ServerBody,
         confirmed_at: DateTime<Utc>,
     ) -> Result<Decision, Error> {
-        let mut tx = self.pool.begin().await?;
+        // The write lock up front: the counter's own writers may commit between our read of
+        // `last_seq` and our writes, which a deferred transaction can't survive.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (last,): (Option<i64>,) = sqlx::query_as("SELECT last_seq FROM meta WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
@@ -32,6 +36,9 @@ impl Store {
             (Decision::ApplyDelta, ServerBody::Delta { seq, change }) => {
                 apply_change(&mut tx, change).await?;
                 set_seq(&mut tx, *seq).await?;
+                if let Change::Person(person) = change {
+                    server_spoke_about(&mut tx, &person.service_user_id).await?;
+                }
             }
             (
                 Decision::ReplaceAll,
@@ -44,15 +51,26 @@ impl Store {
                 sqlx::query("DELETE FROM people").execute(&mut *tx).await?;
                 for person in people {
                     upsert_person(&mut tx, person).await?;
+                    server_spoke_about(&mut tx, &person.service_user_id).await?;
                 }
                 set_pharmacy(&mut tx, pharmacy).await?;
                 set_seq(&mut tx, *seq).await?;
+                // Enrolment: from the first snapshot on, this client closes every day.
+                let today = confirmed_at
+                    .with_timezone(&counter::zone(Some(pharmacy)))
+                    .date_naive();
+                sqlx::query("UPDATE meta SET enrolled_on = ? WHERE id = 1 AND enrolled_on IS NULL")
+                    .bind(today.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            (_, ServerBody::ReportAck { report_ids }) => {
+                ack_reports(&mut tx, report_ids, confirmed_at).await?;
             }
             _ => {}
         }
         if decision.confirms_current() {
-            // Fixed-width UTC text, so comparing strings compares times.
-            let at = confirmed_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+            let at = time_text(confirmed_at);
             sqlx::query(
                 "UPDATE meta SET synced_at = ?1 WHERE id = 1 \
                  AND (synced_at IS NULL OR synced_at < ?1)",

@@ -1,10 +1,14 @@
 //! The local store: SQLite in `data_dir/client.db`, the pharmacy's copy of what the server
 //! pushed. The counter answers from here at once, with or without the broker (offline first).
 //!
-//! Writes go through [`Store::apply`] (one transaction per server message, in `apply.rs`);
+//! Writes go through [`Store::apply`] (one transaction per server message, in `apply.rs`) and
+//! the counter's own records (`reports.rs`: supplies, closed days, the reports outbox);
 //! everything else here is reads for the counter.
 
 mod apply;
+mod reports;
+
+pub use reports::{DayClose, NewSupply, SupplyRefused};
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -33,18 +37,31 @@ pub struct Meta {
     /// Last time the server confirmed our data is current.
     pub synced_at: Option<DateTime<Utc>>,
     pub pharmacy: Option<PharmacyInfo>,
+    /// The pharmacy's local date of the first snapshot ever applied.
+    pub enrolled_on: Option<NaiveDate>,
 }
+
+const META: &str = "SELECT last_seq, synced_at, pharmacy, enrolled_on FROM meta WHERE id = 1";
 
 /// Migrations are embedded (no files to ship next to the binary). Built by hand rather than
 /// with `sqlx::migrate!` so the client doesn't need sqlx's proc-macro crate.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("store"),
-        MigrationType::Simple,
-        include_str!("../../migrations/0001_store.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("store"),
+            MigrationType::Simple,
+            include_str!("../../migrations/0001_store.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("reports"),
+            MigrationType::Simple,
+            include_str!("../../migrations/0002_reports.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl Store {
@@ -77,10 +94,7 @@ impl Store {
 
     /// The stream position, last sync time and pharmacy details.
     pub async fn meta(&self) -> Result<Meta, Error> {
-        let row: (Option<i64>, Option<String>, Option<String>) =
-            sqlx::query_as("SELECT last_seq, synced_at, pharmacy FROM meta WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
+        let row: MetaRow = sqlx::query_as(META).fetch_one(&self.pool).await?;
         meta_from_row(row)
     }
 
@@ -89,9 +103,7 @@ impl Store {
     /// between two separate reads could pair new people with an old sync time.
     pub async fn find(&self, search: &Search) -> Result<(Meta, Vec<PersonState>), Error> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query_as("SELECT last_seq, synced_at, pharmacy FROM meta WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query_as(META).fetch_one(&mut *tx).await?;
         let meta = meta_from_row(row)?;
         let rows: Vec<(String,)> = match search {
             Search::Reference(reference) => {
@@ -148,8 +160,10 @@ fn parse_person(json: &str) -> Result<PersonState, Error> {
     })
 }
 
-fn meta_from_row(row: (Option<i64>, Option<String>, Option<String>)) -> Result<Meta, Error> {
-    let (last_seq, synced_at, pharmacy) = row;
+type MetaRow = (Option<i64>, Option<String>, Option<String>, Option<String>);
+
+fn meta_from_row(row: MetaRow) -> Result<Meta, Error> {
+    let (last_seq, synced_at, pharmacy, enrolled_on) = row;
     let corrupt = |what, detail: String| Error::Corrupt { what, detail };
     Ok(Meta {
         last_seq: last_seq
@@ -164,6 +178,9 @@ fn meta_from_row(row: (Option<i64>, Option<String>, Option<String>)) -> Result<M
             .transpose()?,
         pharmacy: pharmacy
             .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("meta.pharmacy", e.to_string())))
+            .transpose()?,
+        enrolled_on: enrolled_on
+            .map(|s| reports::parse_date("meta.enrolled_on", &s))
             .transpose()?,
     })
 }

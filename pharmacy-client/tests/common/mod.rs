@@ -11,14 +11,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
-use sotto_pharmacy::{Config, PharmacyClient};
+use sotto_pharmacy::{Clock, Config, PharmacyClient};
 use sotto_protocol::{
-    ClientBody, ClientMessage, ResyncReason, ServerBody, ServerMessage, decode, encode,
+    ClientBody, ClientMessage, Report, ResyncReason, ServerBody, ServerMessage, decode, encode,
     reports_topic, state_topic,
 };
 use tokio::sync::mpsc;
@@ -53,6 +56,18 @@ impl TestClient {
         mqtt_url: &str,
         stale: Duration,
     ) -> Self {
+        Self::start_with(pharmacy_id, data_dir, mqtt_url, stale, None).await
+    }
+
+    /// As [`TestClient::start`], reading the time from `clock` (and checking every 50 ms
+    /// whether a day is due to be closed).
+    pub async fn start_with(
+        pharmacy_id: &str,
+        data_dir: &Path,
+        mqtt_url: &str,
+        stale: Duration,
+        clock: Option<Arc<TestClock>>,
+    ) -> Self {
         let config = Config {
             pharmacy_id: pharmacy_id.to_string(),
             mqtt_url: mqtt_url.to_string(),
@@ -62,7 +77,12 @@ impl TestClient {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             stale_after: stale,
         };
-        let client = PharmacyClient::build(config).await.expect("client builds");
+        let mut client = PharmacyClient::build(config).await.expect("client builds");
+        if let Some(clock) = clock {
+            client = client
+                .with_clock(clock)
+                .with_close_check_every(Duration::from_millis(50));
+        }
         let addr = client.http_addr();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(client.run(shutdown.clone()));
@@ -94,6 +114,20 @@ impl TestClient {
             response.status().as_u16(),
             response.text().await.expect("body"),
         )
+    }
+
+    /// POSTs `body` as JSON; the status and the JSON answer.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("http://{}{path}", self.addr))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub async fn json(&self, path_and_query: &str) -> (u16, Value) {
@@ -154,10 +188,20 @@ impl TestClient {
 }
 
 /// Plays the treatment service: publishes to the pharmacy's state topic and hears its reports.
+/// Like the real server it acks every batch of reports with `ReportAck` (after "storing" it),
+/// unless told not to with [`FakeServer::set_auto_ack`].
 pub struct FakeServer {
     pub pharmacy_id: String,
     client: AsyncClient,
-    reports: mpsc::UnboundedReceiver<Result<ClientMessage, String>>,
+    /// Resync requests (and anything that failed to decode).
+    resyncs: mpsc::UnboundedReceiver<Result<ClientMessage, String>>,
+    /// Every report received, duplicates included, in order.
+    reports: mpsc::UnboundedReceiver<Report>,
+    auto_ack: Arc<AtomicBool>,
+    /// Report ids already returned by `expect_reports`/`reports_within`.
+    seen: HashSet<String>,
+    /// How many times each report id arrived.
+    pub arrivals: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeServer {
@@ -170,7 +214,7 @@ impl FakeServer {
             .subscribe(reports_topic(pharmacy_id), QoS::AtLeastOnce)
             .await
             .unwrap();
-        let (tx, reports) = mpsc::unbounded_channel();
+        let (tx, mut incoming) = mpsc::unbounded_channel();
         let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let mut subscribed_tx = Some(subscribed_tx);
@@ -188,6 +232,39 @@ impl FakeServer {
                 }
             }
         });
+        // Routing (and acking) happens off the polling task: publishing from it can deadlock.
+        let (resyncs_tx, resyncs) = mpsc::unbounded_channel();
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let auto_ack = Arc::new(AtomicBool::new(true));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let router = (client.clone(), auto_ack.clone(), arrivals.clone());
+        let id = pharmacy_id.to_string();
+        tokio::spawn(async move {
+            let (client, auto_ack, arrivals) = router;
+            while let Some(message) = incoming.recv().await {
+                let batch = match message {
+                    Ok(ClientMessage {
+                        body: ClientBody::Reports { reports },
+                        ..
+                    }) => reports,
+                    other => {
+                        let _ = resyncs_tx.send(other);
+                        continue;
+                    }
+                };
+                let ids: Vec<String> = batch.iter().map(|r| r.report_id.clone()).collect();
+                arrivals.lock().unwrap().extend(ids.iter().cloned());
+                for report in batch {
+                    let _ = reports_tx.send(report);
+                }
+                if auto_ack.load(Ordering::SeqCst) {
+                    let ack = ServerMessage::new(&id, ServerBody::ReportAck { report_ids: ids });
+                    let _ = client
+                        .publish(state_topic(&id), QoS::AtLeastOnce, false, encode(&ack))
+                        .await;
+                }
+            }
+        });
         tokio::time::timeout(WAIT, subscribed)
             .await
             .expect("SUBACK in time")
@@ -195,8 +272,53 @@ impl FakeServer {
         FakeServer {
             pharmacy_id: pharmacy_id.to_string(),
             client,
+            resyncs,
             reports,
+            auto_ack,
+            seen: HashSet::new(),
+            arrivals,
         }
+    }
+
+    /// Whether report batches are acked (the default) or left unacked.
+    pub fn set_auto_ack(&self, on: bool) {
+        self.auto_ack.store(on, Ordering::SeqCst);
+    }
+
+    /// The next `n` reports not seen before (repeats are skipped, as the server's idempotency
+    /// key would); fails after 5 s.
+    pub async fn expect_reports(&mut self, n: usize) -> Vec<Report> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let report = tokio::time::timeout_at(deadline, self.reports.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("only {} of {n} reports within {WAIT:?}: {out:?}", out.len())
+                })
+                .expect("test server running");
+            if self.seen.insert(report.report_id.clone()) {
+                out.push(report);
+            }
+        }
+        out
+    }
+
+    /// The reports not seen before that arrive within `wait`.
+    pub async fn new_reports_within(&mut self, wait: Duration) -> Vec<Report> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut out = Vec::new();
+        while let Ok(Some(report)) = tokio::time::timeout_at(deadline, self.reports.recv()).await {
+            if self.seen.insert(report.report_id.clone()) {
+                out.push(report);
+            }
+        }
+        out
+    }
+
+    /// Acks `report_ids` by hand.
+    pub async fn ack(&self, report_ids: Vec<String>) {
+        self.send(ServerBody::ReportAck { report_ids }).await;
     }
 
     pub async fn send(&self, body: ServerBody) {
@@ -229,7 +351,7 @@ impl FakeServer {
     ) -> Option<u64> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let report = tokio::time::timeout_at(deadline, self.reports.recv())
+            let report = tokio::time::timeout_at(deadline, self.resyncs.recv())
                 .await
                 .unwrap_or_else(|_| panic!("no {reason:?} resync request within {wait:?}"))
                 .expect("test server running")
@@ -255,4 +377,41 @@ pub async fn connected(stale: Duration) -> (TestClient, FakeServer, tempfile::Te
     let client = TestClient::start(&id, dir.path(), BROKER, stale).await;
     assert_eq!(server.expect_resync(ResyncReason::Connected).await, None);
     (client, server, dir)
+}
+
+/// As [`connected`], the client reading the time from `clock`.
+pub async fn connected_at(
+    clock: &Arc<TestClock>,
+    stale: Duration,
+) -> (TestClient, FakeServer, tempfile::TempDir) {
+    let id = unique_pharmacy_id();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = FakeServer::start(&id).await;
+    let client = TestClient::start_with(&id, dir.path(), BROKER, stale, Some(clock.clone())).await;
+    assert_eq!(server.expect_resync(ResyncReason::Connected).await, None);
+    (client, server, dir)
+}
+
+/// A clock the test sets: it runs at the real rate from wherever it was last set.
+#[derive(Debug, Default)]
+pub struct TestClock {
+    offset: Mutex<chrono::Duration>,
+}
+
+impl TestClock {
+    pub fn at(now: DateTime<Utc>) -> Arc<TestClock> {
+        let clock = Arc::new(TestClock::default());
+        clock.set(now);
+        clock
+    }
+
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.offset.lock().unwrap() = now - Utc::now();
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.offset.lock().unwrap()
+    }
 }

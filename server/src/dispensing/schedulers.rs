@@ -58,53 +58,81 @@ pub async fn silence_pass(
             .timezone
             .parse()
             .unwrap_or(chrono_tz::Europe::London);
-        let local = now.with_timezone(&tz);
-        let today = local.date_naive();
+        let local = now.with_timezone(&tz).naive_local();
         let Ok(closing) = NaiveTime::parse_from_str(&pharmacy.closing_time, "%H:%M") else {
             continue;
         };
-        if local.time() < closing || local.naive_local() < today.and_time(closing) + s.silence_after
-        {
-            continue;
-        }
         let calendar = db::pharmacies::calendar(store.pool(), &pharmacy).await?;
-        if !calendar.is_open(today) || day_closed(store, &pharmacy.id, today).await? {
-            continue;
+        let enrolled = enrolled_on(store, &pharmacy.id).await?;
+        // Yesterday too: a late closing time plus the grace period runs past midnight.
+        for date in [local.date() - chrono::Duration::days(1), local.date()] {
+            let overdue = local >= date.and_time(closing) + s.silence_after;
+            if !overdue || date < enrolled || !calendar.is_open(date) {
+                continue;
+            }
+            if day_closed(store, &pharmacy.id, date).await? {
+                continue;
+            }
+            if alert_silence(store, s, &pharmacy, date).await? {
+                alerted += 1;
+            }
         }
-        let mut w = store.write().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO silence_alerts (pharmacy_id, date, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&pharmacy.id)
-        .bind(date_text(today))
-        .bind(now_text())
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            continue;
-        }
-        w.audit(
-            &Actor::system(),
-            "pharmacy.silent",
-            &format!("pharmacy:{}", pharmacy.id),
-            serde_json::json!({"date": date_text(today)}),
-        )
-        .await?;
-        if let Some(to) = &s.service_email {
-            let link = format!("{}/pharmacies/{}", s.alerts.public_url, pharmacy.id);
-            queue::enqueue(
-                &mut w,
-                &templates::pharmacy_silent(to, &pharmacy.ods_code, today, &link),
-            )
-            .await?;
-        }
-        w.commit().await?;
-        tracing::warn!(pharmacy_id = %pharmacy.id, "pharmacy has not closed its day");
-        alerted += 1;
     }
     Ok(alerted)
+}
+
+/// Records and sends one silence alert; false if one was already sent for that day.
+async fn alert_silence(
+    store: &Store,
+    s: &ScheduleSettings,
+    pharmacy: &db::pharmacies::Pharmacy,
+    date: NaiveDate,
+) -> Result<bool> {
+    let mut w = store.write().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO silence_alerts (pharmacy_id, date, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&pharmacy.id)
+    .bind(date_text(date))
+    .bind(now_text())
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(false);
+    }
+    w.audit(
+        &Actor::system(),
+        "pharmacy.silent",
+        &format!("pharmacy:{}", pharmacy.id),
+        serde_json::json!({"date": date_text(date)}),
+    )
+    .await?;
+    if let Some(to) = &s.service_email {
+        let link = format!("{}/pharmacies/{}", s.alerts.public_url, pharmacy.id);
+        queue::enqueue(
+            &mut w,
+            &templates::pharmacy_silent(to, &pharmacy.ods_code, date, &link),
+        )
+        .await?;
+    }
+    w.commit().await?;
+    tracing::warn!(pharmacy_id = %pharmacy.id, %date, "pharmacy has not closed its day");
+    Ok(true)
+}
+
+/// The day a pharmacy was enrolled: days before it are never "silent".
+async fn enrolled_on(store: &Store, pharmacy_id: &str) -> Result<NaiveDate> {
+    let row = sqlx::query("SELECT created_at FROM pharmacies WHERE id = $1")
+        .bind(pharmacy_id)
+        .fetch_one(store.pool())
+        .await?;
+    let at: String = row.try_get("created_at")?;
+    Ok(at
+        .get(..10)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .unwrap_or(NaiveDate::MIN))
 }
 
 async fn day_closed(store: &Store, pharmacy_id: &str, date: NaiveDate) -> Result<bool> {
