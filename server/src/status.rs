@@ -2,7 +2,9 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use sotto_domain::{DayPlan, DoseDay, HoldKind, StatusCode, status_code};
+use sotto_domain::{
+    DayPlan, DoseDay, HoldKind, StatusCode, SupplyRecord, due_given_supplies, status_code,
+};
 
 use crate::db::{self, Store, service_users::ServiceUser};
 use crate::error::{Error, Result};
@@ -72,9 +74,20 @@ pub async fn for_service_user(
     let last_supply = supplied.first().map(|d| d.at.clone());
 
     let current = db::prescriptions::covering(&prescriptions, date);
-    let plan = match current {
-        Some(p) => p.prescription.schedule(&calendar).due_on(date),
-        None => DayPlan::NoPrescription,
+    let schedule = current.map(|p| p.prescription.schedule(&calendar));
+    // The same rule as the counter: what is due given what was handed over (clause 2 included).
+    let records: Vec<SupplyRecord> = history
+        .iter()
+        .map(|d| SupplyRecord {
+            collect_on: d.collect_on,
+            supervised_taken: d.supervised_taken,
+            take_home_dates: d.take_home_dates.clone(),
+            withheld: d.kind != "supplied",
+        })
+        .collect();
+    let plan = match (current, &schedule) {
+        (Some(p), Some(s)) => due_given_supplies(s, &p.prescription.directions(), &records, date),
+        _ => DayPlan::NoPrescription,
     };
     let kinds: Vec<HoldKind> = holds.iter().map(|h| h.kind).collect();
     let code = status_code(&plan, &kinds, supplied_today);
@@ -82,11 +95,9 @@ pub async fn for_service_user(
         DayPlan::Covered {
             next_collection, ..
         } => *next_collection,
-        _ => current.and_then(|p| {
-            p.prescription
-                .schedule(&calendar)
-                .next_collection_after(date)
-        }),
+        _ => schedule
+            .as_ref()
+            .and_then(|s| s.next_collection_after(date)),
     };
     let due = match (&plan, code) {
         (DayPlan::Collect(due), StatusCode::A) => Some(DueView {

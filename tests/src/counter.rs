@@ -2,11 +2,31 @@
 //! the counter would show.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sotto_pharmacy::{Config, PharmacyClient};
 use tokio_util::sync::CancellationToken;
+
+/// A clock the test sets: the counter's "now" (its today, its closing time).
+pub struct TestClock(Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl TestClock {
+    pub fn at(now: chrono::DateTime<chrono::Utc>) -> Arc<TestClock> {
+        Arc::new(TestClock(Mutex::new(now)))
+    }
+
+    pub fn set(&self, now: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().unwrap() = now;
+    }
+}
+
+impl sotto_pharmacy::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
 
 /// A pharmacy's broker credentials as enrolment returned them.
 #[derive(Debug, Clone)]
@@ -18,6 +38,7 @@ pub struct Enrolled {
 
 pub struct Counter {
     pub addr: std::net::SocketAddr,
+    clock: Option<Arc<TestClock>>,
     pub config: Config,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -28,6 +49,16 @@ pub struct Counter {
 impl Counter {
     /// Starts a client for `pharmacy` talking to the broker at `broker_port`.
     pub async fn start(pharmacy: &Enrolled, broker_port: u16, stale_after: Duration) -> Counter {
+        Self::start_with_clock(pharmacy, broker_port, stale_after, None).await
+    }
+
+    /// As [`Counter::start`], on a clock the test moves (days pass in milliseconds).
+    pub async fn start_with_clock(
+        pharmacy: &Enrolled,
+        broker_port: u16,
+        stale_after: Duration,
+        clock: Option<Arc<TestClock>>,
+    ) -> Counter {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = Config {
             pharmacy_id: pharmacy.id.clone(),
@@ -40,6 +71,7 @@ impl Counter {
         };
         let mut c = Counter {
             addr: ([127, 0, 0, 1], 0).into(),
+            clock,
             config,
             shutdown: CancellationToken::new(),
             task: None,
@@ -55,9 +87,14 @@ impl Counter {
     }
 
     async fn run(&mut self) {
-        let client = PharmacyClient::build(self.config.clone())
+        let mut client = PharmacyClient::build(self.config.clone())
             .await
             .expect("client builds");
+        if let Some(clock) = &self.clock {
+            client = client
+                .with_clock(clock.clone())
+                .with_close_check_every(Duration::from_millis(50));
+        }
         self.addr = client.http_addr();
         // Keep the port across restarts, like a counter PC's bookmark.
         self.config.http_addr = self.addr;

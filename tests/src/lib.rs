@@ -74,6 +74,7 @@ pub struct TestApp {
 pub struct Staff {
     pub id: String,
     pub token: String,
+    pub email: String,
 }
 
 /// A fresh, empty database for one test: a SQLite file in a temporary folder, or a new
@@ -170,6 +171,7 @@ impl TestApp {
         let admin = Staff {
             id: v["id"].as_str().unwrap().into(),
             token: v["token"].as_str().unwrap().into(),
+            email: "admin@service.test".into(),
         };
         let mut app = TestApp {
             addr: ([127, 0, 0, 1], 0).into(),
@@ -258,6 +260,7 @@ impl TestApp {
         Staff {
             id: body["id"].as_str().unwrap().into(),
             token: body["token"].as_str().unwrap().into(),
+            email,
         }
     }
 

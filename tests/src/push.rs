@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::counter::{Counter, Enrolled};
 use crate::mosquitto::Mosquitto;
+use crate::smtp::Smtp;
 use crate::{Backend, Staff, TestApp, service_user_body};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +42,35 @@ macro_rules! on_both_brokers {
     };
 }
 
+/// Generates a test per broker and database from `async fn NAME(kind, backend)`.
+#[macro_export]
+macro_rules! on_all_setups {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::push::BrokerKind::Embedded, $crate::Backend::Sqlite).await; } )*
+        }
+        mod embedded_postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::push::BrokerKind::Embedded, $crate::Backend::Postgres).await; } )*
+        }
+        mod mosquitto_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::push::BrokerKind::Mosquitto, $crate::Backend::Sqlite).await; } )*
+        }
+        mod mosquitto_postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::push::BrokerKind::Mosquitto, $crate::Backend::Postgres).await; } )*
+        }
+    };
+}
+
 pub const REFERENCE: &str = "SU-1042";
 
 pub struct PushWorld {
     pub kind: BrokerKind,
+    /// The real SMTP server the app delivers to.
+    pub smtp: Smtp,
     pub app: TestApp,
     pub mosquitto: Option<Mosquitto>,
     pub pharmacy: Enrolled,
@@ -57,15 +83,25 @@ pub struct PushWorld {
 
 impl PushWorld {
     pub async fn start(kind: BrokerKind) -> PushWorld {
+        Self::start_on(kind, Backend::Sqlite, 1).await
+    }
+
+    /// On a chosen database, with the prescription starting `started_days_ago`.
+    pub async fn start_on(kind: BrokerKind, backend: Backend, started_days_ago: i64) -> PushWorld {
+        let smtp = Smtp::start();
         let mosquitto = match kind {
             BrokerKind::Embedded => None,
             BrokerKind::Mosquitto => Some(Mosquitto::start().await),
         };
         let url = mosquitto.as_ref().map(|m| m.server_url());
-        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        let smtp_url = smtp.url();
+        let app = TestApp::spawn_with(backend, |c| {
             c.mqtt_url = url;
             c.heartbeat_interval = Duration::from_millis(500);
             c.service_phone = Some("0300 123 4567".into());
+            c.smtp_url = Some(smtp_url);
+            c.mail_retry_base = Duration::from_millis(100);
+            c.public_url = "https://sotto.test".into();
         })
         .await;
         let pharmacy = app.enrol_pharmacy("FA001", &[]).await;
@@ -86,7 +122,7 @@ impl PushWorld {
         let service_user = su["id"].as_str().unwrap().to_string();
         // Started yesterday, every day a supervised collection: today is always code A, and
         // any day from today on can take a regime change.
-        let start = chrono::Utc::now().date_naive() - Days::days(1);
+        let start = chrono::Utc::now().date_naive() - Days::days(started_days_ago);
         let every_day: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
             .iter()
             .map(|d| json!({"weekday": d, "days": 1, "supervised": true}))
@@ -101,6 +137,7 @@ impl PushWorld {
         assert_eq!(status, 201, "{p}");
         PushWorld {
             kind,
+            smtp,
             prescription: p["id"].as_str().unwrap().to_string(),
             app,
             mosquitto,

@@ -96,6 +96,29 @@ pub async fn unsent(pool: &AnyPool, limit: i64) -> Result<Vec<Pending>> {
     rows.iter().map(pending_from_row).collect()
 }
 
+/// Waits (polling) until the broker has acknowledged every message of the pharmacy committed so
+/// far, or `within` passes (then `Err`).
+pub async fn wait_until_sent(
+    store: &crate::db::Store,
+    pharmacy_id: &str,
+    within: std::time::Duration,
+) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let row = sqlx::query("SELECT seq, sent_seq FROM pharmacies WHERE id = $1")
+            .bind(pharmacy_id)
+            .fetch_one(store.pool())
+            .await?;
+        if row.try_get::<i64, _>("sent_seq")? >= row.try_get::<i64, _>("seq")? {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Internal("outbox still publishing".into()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// A pharmacy's messages after `seq`, sent or not, in order.
 pub async fn after(pool: &AnyPool, pharmacy_id: &str, seq: i64) -> Result<Vec<Pending>> {
     let rows = sqlx::query(

@@ -27,6 +27,9 @@ pub async fn run(sync: Sync, mut incoming: mpsc::Receiver<Publish>, shutdown: Ca
     }
 }
 
+/// How long an ack waits for the relay to publish the deltas the reports caused.
+const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 struct Rejected(String);
 
 impl From<Error> for Rejected {
@@ -49,6 +52,11 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
         }
         ClientBody::Reports { reports } => {
             let acked = ingest_all(sync, from, &reports).await;
+            // The ack goes behind any delta these reports caused (a safety hold): the client
+            // keeps its own code E until it has seen the server's word after the ack.
+            if let Err(e) = super::outbox::wait_until_sent(&sync.store, from, ACK_WAIT).await {
+                tracing::debug!(error = %e, "acking before the outbox caught up");
+            }
             if !acked.is_empty() {
                 let ack = ServerMessage::new(from, ServerBody::ReportAck { report_ids: acked });
                 // Not waiting on the PUBACK is fine: an ack lost here makes the client resend,
