@@ -46,11 +46,13 @@ impl Application {
             store.mail_wake(),
             tasks_stop.clone(),
         ));
-        tasks.spawn(crate::dispensing::schedulers::run(
-            store.clone(),
-            schedule_settings(&config),
-            tasks_stop.clone(),
-        ));
+        if config.run_schedulers {
+            tasks.spawn(crate::dispensing::schedulers::run(
+                store.clone(),
+                schedule_settings(&config),
+                tasks_stop.clone(),
+            ));
+        }
         Ok(Application {
             tasks,
             listener,

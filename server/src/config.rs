@@ -37,6 +37,9 @@ pub struct Config {
     pub heads_up_lifted_text: String,
     /// `From:` of every e-mail.
     pub mail_from: String,
+    /// Run the time-driven duties (silence alerts, digests). Tests that drive them at chosen
+    /// instants turn this off.
+    pub run_schedulers: bool,
     /// First delay before retrying a mail the relay refused (doubles up to an hour).
     pub mail_retry_base: std::time::Duration,
     /// SMTP relay; `None` writes `.eml` files to `mail_outbox`.
@@ -65,6 +68,7 @@ impl Default for Config {
             heads_up_lifted_text: "Thank you. You're all set for your next collection.".into(),
             mail_from: "Sotto <sotto@localhost>".into(),
             mail_retry_base: std::time::Duration::from_secs(30),
+            run_schedulers: true,
             smtp_url: None,
             mail_outbox: "./outbox".into(),
         }
