@@ -153,10 +153,18 @@ pub(crate) fn get_date(row: &AnyRow, col: &str) -> Result<NaiveDate> {
         .map_err(|_| Error::Internal(format!("stored date in column {col} is malformed")))
 }
 
-/// True when the error is a unique-constraint violation (duplicate ODS code, e-mail, ...).
-pub(crate) fn is_unique_violation(e: &Error) -> bool {
-    match e {
-        Error::Database(sqlx::Error::Database(db)) => db.is_unique_violation(),
-        _ => false,
-    }
+/// Turns a unique-constraint violation (duplicate ODS code, e-mail, reference, ...) into a 409
+/// naming the field; any other error passes through.
+pub(crate) fn conflict_on_unique<T>(
+    result: std::result::Result<T, sqlx::Error>,
+    field: &'static str,
+    detail: impl FnOnce() -> String,
+) -> Result<T> {
+    result.map_err(|e| match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict {
+            field,
+            detail: detail(),
+        },
+        other => Error::from(other),
+    })
 }

@@ -7,7 +7,7 @@ use sotto_domain::{PharmacyCalendar, Weekday};
 use sqlx::{AnyPool, Row};
 
 use super::audit::{Actor, WriteTx};
-use super::{date_text, is_unique_violation, new_id, now_text};
+use super::{conflict_on_unique, date_text, new_id, now_text};
 use crate::auth::{hash_secret, new_secret};
 use crate::error::{Error, Result};
 use crate::values::{Name, OdsCode};
@@ -68,21 +68,13 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
     .bind(crate::sync::mosquitto::mosquitto_hash(&mqtt_password))
     .bind(now_text())
     .execute(&mut *w.tx)
-    .await
-    .map_err(Error::from);
-    if let Err(e) = res {
-        return Err(if is_unique_violation(&e) {
-            Error::Conflict {
-                field: "ods_code",
-                detail: format!(
-                    "a pharmacy with ODS code {} already exists",
-                    p.ods_code.as_str()
-                ),
-            }
-        } else {
-            e
-        });
-    }
+    .await;
+    conflict_on_unique(res, "ods_code", || {
+        format!(
+            "a pharmacy with ODS code {} already exists",
+            p.ods_code.as_str()
+        )
+    })?;
     w.audit(
         actor,
         "pharmacy.create",
@@ -182,18 +174,10 @@ pub async fn add_closure(
     .bind(note)
     .bind(now_text())
     .execute(&mut *w.tx)
-    .await
-    .map_err(Error::from);
-    if let Err(e) = res {
-        return Err(if is_unique_violation(&e) {
-            Error::Conflict {
-                field: "date",
-                detail: format!("a closure on {date} is already recorded for this pharmacy"),
-            }
-        } else {
-            e
-        });
-    }
+    .await;
+    conflict_on_unique(res, "date", || {
+        format!("a closure on {date} is already recorded for this pharmacy")
+    })?;
     w.audit(
         actor,
         "pharmacy.closure.add",

@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use sqlx::{AnyPool, Row};
 
 use super::audit::{Actor, WriteTx};
-use super::{date_text, get_date, is_unique_violation, new_id, now_text};
-use crate::error::{Error, Result};
+use super::{conflict_on_unique, date_text, get_date, new_id, now_text};
+use crate::error::Result;
 use crate::values::{Email, Name, Reference};
 
 pub struct NewServiceUser {
@@ -51,18 +51,10 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, su: &NewServiceUser) -> Resu
     .bind(su.heads_up_email.as_ref().map(|e| e.as_str().to_string()))
     .bind(now_text())
     .execute(&mut *w.tx)
-    .await
-    .map_err(Error::from);
-    if let Err(e) = res {
-        return Err(if is_unique_violation(&e) {
-            Error::Conflict {
-                field: "reference",
-                detail: format!("reference {} is already in use", su.reference.as_str()),
-            }
-        } else {
-            e
-        });
-    }
+    .await;
+    conflict_on_unique(res, "reference", || {
+        format!("reference {} is already in use", su.reference.as_str())
+    })?;
     // The audit names the person by id only: the log is read by administrators.
     w.audit(
         actor,

@@ -3,9 +3,9 @@
 use sqlx::Row;
 
 use super::audit::{Actor, WriteTx};
-use super::{is_unique_violation, new_id, now_text};
+use super::{conflict_on_unique, new_id, now_text};
 use crate::auth::{Role, hash_secret, new_secret};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::values::{Email, Name};
 
 /// A validated new staff member.
@@ -37,18 +37,10 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, s: &NewStaff) -> Result<Crea
     .bind(hash_secret(&token))
     .bind(now_text())
     .execute(&mut *w.tx)
-    .await
-    .map_err(Error::from);
-    if let Err(e) = res {
-        return Err(if is_unique_violation(&e) {
-            Error::Conflict {
-                field: "email",
-                detail: "a staff member with this e-mail address already exists".into(),
-            }
-        } else {
-            e
-        });
-    }
+    .await;
+    conflict_on_unique(res, "email", || {
+        "a staff member with this e-mail address already exists".into()
+    })?;
     w.audit(
         actor,
         "staff.create",
