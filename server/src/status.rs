@@ -85,8 +85,13 @@ pub async fn for_service_user(
             withheld: d.kind != "supplied",
         })
         .collect();
+    // A collection day still ahead has not been missed yet: only up to today do unsupplied
+    // instalments carry over (clause 2) or drop out.
     let plan = match (current, &schedule) {
-        (Some(p), Some(s)) => due_given_supplies(s, &p.prescription.directions(), &records, date),
+        (Some(p), Some(s)) if date <= pharmacy.today() => {
+            due_given_supplies(s, &p.prescription.directions(), &records, date)
+        }
+        (Some(_), Some(s)) => s.due_on(date),
         _ => DayPlan::NoPrescription,
     };
     let kinds: Vec<HoldKind> = holds.iter().map(|h| h.kind).collect();

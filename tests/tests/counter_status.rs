@@ -274,3 +274,107 @@ async fn a_safety_hold_outranks_an_attend_hold(app: TestApp) {
         "F outranks all"
     );
 }
+
+mod reported {
+    //! The server's status follows what the counter reported: an instalment not collected on its
+    //! day carries over under clause 2, and a reported supply turns the day to B.
+
+    use super::*;
+    use chrono::Datelike;
+    use sotto_protocol::{Report, ReportEvent};
+    use sotto_server::dispensing::ingest::{AlertSettings, Outcome, ingest};
+
+    sotto_tests::on_both_backends!(a_missed_collection_carries_over_and_a_reported_supply_shows_b);
+
+    async fn a_missed_collection_carries_over_and_a_reported_supply_shows_b(app: TestApp) {
+        let w = app.world().await;
+        let today = chrono::Utc::now().date_naive();
+        let yesterday = today - Duration::days(1);
+        // At FB002, open every day, so any two days in a row work.
+        let (status, su) = app
+            .post(
+                &w.keyworker.token,
+                "/api/v1/service-users",
+                sotto_tests::service_user_body(
+                    "SU-5000",
+                    &w.other_pharmacy,
+                    &w.keyworker.id,
+                    &w.clinician.id,
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{su}");
+        let su = su["id"].as_str().unwrap().to_string();
+        let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            [yesterday.weekday().num_days_from_monday() as usize];
+        let weekly = json!([{"weekday": day, "days": 7, "supervised": false}]);
+        let (status, p) = app
+            .post(
+                &w.clinician.token,
+                &format!("/api/v1/service-users/{su}/prescriptions"),
+                prescription_body(yesterday, 14, weekly),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+        let status_path = format!("/api/v1/service-users/{su}/status?date={today}");
+        let (_, s) = app.get(&w.keyworker.token, &status_path).await;
+        assert_eq!(
+            s["code"], "A",
+            "clause 2: the rest of a missed instalment is due: {s}"
+        );
+        assert_eq!(s["due"]["take_home_doses"], 6, "{s}");
+
+        let store = sotto_server::db::Store::connect(&app.config.database_url)
+            .await
+            .unwrap();
+        let dates: Vec<NaiveDate> = (0..6).map(|k| today + Duration::days(k)).collect();
+        let report = Report {
+            report_id: "supply-1".into(),
+            event: ReportEvent::Supplied {
+                service_user_id: su.clone(),
+                collect_on: today,
+                supervised_taken: false,
+                take_home_dates: dates,
+                at: chrono::Utc::now(),
+            },
+        };
+        let settings = AlertSettings {
+            public_url: "https://sotto.test".into(),
+        };
+        assert_eq!(
+            ingest(&store, &settings, &w.other_pharmacy, &report)
+                .await
+                .unwrap(),
+            Outcome::Stored
+        );
+        assert_eq!(
+            ingest(&store, &settings, &w.other_pharmacy, &report)
+                .await
+                .unwrap(),
+            Outcome::Duplicate
+        );
+        // A pharmacy reports only on its own people.
+        let stray = Report {
+            report_id: "stray".into(),
+            ..report.clone()
+        };
+        let refused = ingest(&store, &settings, &w.pharmacy, &stray)
+            .await
+            .unwrap();
+        assert!(matches!(refused, Outcome::Refused(_)), "{refused:?}");
+        let (_, s) = app.get(&w.keyworker.token, &status_path).await;
+        assert_eq!(s["code"], "B", "{s}");
+        assert!(s["last_supply"].is_string());
+        let (_, history) = app
+            .get(
+                &w.keyworker.token,
+                &format!("/api/v1/service-users/{su}/dispenses"),
+            )
+            .await;
+        assert_eq!(
+            history.as_array().unwrap().len(),
+            1,
+            "one supply, however often reported"
+        );
+    }
+}
