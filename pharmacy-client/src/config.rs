@@ -22,6 +22,9 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// After this long without word from the server the counter marks codes "not confirmed".
     pub stale_after: Duration,
+    /// The server's public key, pinned at enrolment (`SOTTO_SERVER_KEY`): only messages signed
+    /// with it are accepted, so no other broker user can lift a hold or change a dose.
+    pub server_key: sotto_protocol::PublicKey,
 }
 
 /// A missing or unusable setting, naming the environment variable so a person can fix it.
@@ -43,6 +46,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("http_addr", &self.http_addr)
             .field("stale_after", &self.stale_after)
+            .field("server_key", &self.server_key)
             .finish()
     }
 }
@@ -82,11 +86,21 @@ impl Config {
             })?,
             None => Duration::from_secs(15 * 60),
         };
+        let mqtt_username = required("SOTTO_MQTT_USERNAME")?;
+        let mqtt_password = required("SOTTO_MQTT_PASSWORD")?;
+        let server_key =
+            required("SOTTO_SERVER_KEY")?
+                .parse()
+                .map_err(|message| ConfigError::Invalid {
+                    var: "SOTTO_SERVER_KEY",
+                    message,
+                })?;
         Ok(Config {
+            server_key,
             pharmacy_id,
             mqtt_url,
-            mqtt_username: required("SOTTO_MQTT_USERNAME")?,
-            mqtt_password: required("SOTTO_MQTT_PASSWORD")?,
+            mqtt_username,
+            mqtt_password,
             data_dir: get("SOTTO_DATA_DIR")
                 .map_or_else(|| PathBuf::from("./sotto-pharmacy-data"), PathBuf::from),
             http_addr,
@@ -165,10 +179,14 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const IDENTITY: [(&str, &str); 3] = [
+    const IDENTITY: [(&str, &str); 4] = [
         ("SOTTO_PHARMACY_ID", "ph1"),
         ("SOTTO_MQTT_USERNAME", "u"),
         ("SOTTO_MQTT_PASSWORD", "secret-pw"),
+        (
+            "SOTTO_SERVER_KEY",
+            "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w",
+        ),
     ];
 
     #[test]

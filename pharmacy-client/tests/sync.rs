@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connected, delta, person, snapshot};
+use common::{connected, delta, person, server_key, snapshot};
 use serde_json::Value;
 use sotto_domain::HoldKind::Attend;
 use sotto_protocol::{ResyncReason, ServerBody, ServerMessage, encode};
@@ -155,7 +155,7 @@ async fn an_older_snapshot_is_ignored_and_a_heartbeat_ahead_brings_a_resync() {
 }
 
 #[tokio::test]
-async fn foreign_malformed_and_future_messages_are_rejected_and_the_client_carries_on() {
+async fn foreign_malformed_future_and_forged_messages_are_rejected_and_the_client_carries_on() {
     let (client, server, _dir) = connected(FRESH).await;
     let id = server.pharmacy_id.clone();
     server
@@ -171,7 +171,7 @@ async fn foreign_malformed_and_future_messages_are_rejected_and_the_client_carri
         "someone-else",
         delta(2, person("u1", "SU-9", "Patel", 60, &[Attend])),
     );
-    server.send_raw(encode(&foreign)).await;
+    server.send_raw(server_key().seal(&foreign)).await;
     server.send_raw(b"{not json at all".to_vec()).await;
     let mut future = serde_json::to_value(ServerMessage::new(
         &id,
@@ -179,10 +179,17 @@ async fn foreign_malformed_and_future_messages_are_rejected_and_the_client_carri
     ))
     .unwrap();
     future["v"] = 99.into();
-    server.send_raw(serde_json::to_vec(&future).unwrap()).await;
+    server
+        .send_raw(server_key().seal_bytes(&serde_json::to_vec(&future).unwrap()))
+        .await;
+    // A well-formed "hold placed" that the server did not sign: unsigned, and signed by another key.
+    let forged = ServerMessage::new(&id, delta(2, person("u1", "SU-9", "Patel", 60, &[Attend])));
+    server.send_raw(encode(&forged)).await;
+    let intruder = sotto_protocol::ServerKey::from_secret([7; 32]);
+    server.send_raw(intruder.seal(&forged)).await;
 
     client
-        .wait_for_health("3 rejected messages", |h| h["rejected_messages"] == 3)
+        .wait_for_health("5 rejected messages", |h| h["rejected_messages"] == 5)
         .await;
     assert_eq!(client.status("SU-9").await.1["code"], "A");
     server
@@ -193,7 +200,7 @@ async fn foreign_malformed_and_future_messages_are_rejected_and_the_client_carri
         .await;
     let health = client.health().await;
     assert_eq!(health["connected"], true);
-    assert_eq!(health["rejected_messages"], 3);
+    assert_eq!(health["rejected_messages"], 5);
     client.stop().await;
 }
 

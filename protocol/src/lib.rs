@@ -19,9 +19,11 @@
 //! note, a keyworker or prescriber.
 
 mod message;
+mod signing;
 mod topics;
 
 pub use message::*;
+pub use signing::{PublicKey, ServerKey, open};
 pub use topics::*;
 
 /// The protocol version every message carries as `v`.

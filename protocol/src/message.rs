@@ -198,6 +198,10 @@ pub enum DecodeError {
     Malformed(String),
     #[error("protocol version {0} is not supported (this build speaks {VERSION})")]
     UnknownVersion(u64),
+    #[error("message is not signed by the server")]
+    Unsigned,
+    #[error("message signature does not match the pinned server key")]
+    BadSignature,
 }
 
 /// Decodes a message, checking size and version before the shape, so an unknown version is

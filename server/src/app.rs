@@ -60,6 +60,7 @@ impl Application {
                 store,
                 config: Arc::new(config),
                 link: Some(sync.link.clone()),
+                server_public_key: sync.public_key.to_string(),
             },
             sync,
             tasks_stop,

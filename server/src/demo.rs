@@ -64,6 +64,10 @@ async fn start_counter(
         data_dir: dir.join("pharmacy"),
         http_addr,
         stale_after: std::time::Duration::from_secs(15 * 60),
+        server_key: seeded
+            .server_key
+            .parse()
+            .map_err(|e| anyhow::anyhow!("server key: {e}"))?,
     })
     .await
     .context("Failed to start the demo counter (set SOTTO_COUNTER_ADDR if 8081 is taken)")?;
@@ -122,6 +126,7 @@ struct Seeded {
     pharmacy_id: String,
     mqtt_username: String,
     mqtt_password: String,
+    server_key: String,
     pharmacy_ods: &'static str,
     people: Vec<(String, String, &'static str)>,
 }
@@ -224,6 +229,10 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
         ],
         pharmacy_id: pid,
         mqtt_username: pharmacy["mqtt_username"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+        server_key: pharmacy["server_public_key"]
             .as_str()
             .unwrap_or_default()
             .into(),

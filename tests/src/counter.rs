@@ -34,6 +34,8 @@ pub struct Enrolled {
     pub id: String,
     pub mqtt_username: String,
     pub mqtt_password: String,
+    /// The server's public key, as enrolment hands it out for the pharmacy to pin.
+    pub server_key: String,
 }
 
 pub struct Counter {
@@ -68,6 +70,10 @@ impl Counter {
             data_dir: dir.path().to_path_buf(),
             http_addr: ([127, 0, 0, 1], 0).into(),
             stale_after,
+            server_key: pharmacy
+                .server_key
+                .parse()
+                .expect("enrolment gives a valid server key"),
         };
         let mut c = Counter {
             addr: ([127, 0, 0, 1], 0).into(),

@@ -293,6 +293,7 @@ impl TestApp {
             id: body["id"].as_str().unwrap().into(),
             mqtt_username: body["mqtt_username"].as_str().unwrap().into(),
             mqtt_password: body["mqtt_password"].as_str().unwrap().into(),
+            server_key: body["server_public_key"].as_str().unwrap().into(),
         }
     }
 

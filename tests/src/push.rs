@@ -212,6 +212,18 @@ impl PushWorld {
         seq
     }
 
+    /// The server's signing key, read from its database (to replay authentic messages).
+    pub async fn server_signing_key(&self) -> sotto_protocol::ServerKey {
+        let store = sotto_server::db::Store::connect(&self.app.config.database_url)
+            .await
+            .unwrap();
+        let key = sotto_server::sync::signing::load_or_create(&store)
+            .await
+            .unwrap();
+        store.close().await;
+        key
+    }
+
     /// The stored outbox payload of one delta (to replay it).
     pub async fn outbox_payload(&self, seq: i64) -> String {
         let store = sotto_server::db::Store::connect(&self.app.config.database_url)

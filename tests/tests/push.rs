@@ -112,6 +112,23 @@ async fn nothing_is_lost_when_the_broker_restarts_while_changes_are_made(mut w: 
     }
 }
 
+async fn wait_for_rejections(counter: &sotto_tests::counter::Counter, at_least: u64) {
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    loop {
+        let rejected = counter.health().await["rejected_messages"]
+            .as_u64()
+            .unwrap();
+        if rejected >= at_least {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rejections not counted: {rejected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A raw MQTT connection, polled in the background; its events arrive on the channel.
 fn raw_client(
     port: u16,
@@ -248,6 +265,9 @@ async fn replays_forgeries_for_other_pharmacies_and_garbage_change_nothing(w: Pu
     .await
     .expect("connected as the server");
     let topic = sotto_protocol::state_topic(&w.pharmacy.id);
+    // An authentic, signed "hold placed" as it crossed the wire (signed here with the server's
+    // own key, read from its database, so the replay is exactly what the server sent).
+    let key = w.server_signing_key().await;
     let replay = w.outbox_payload(placed_seq).await;
     let mut for_other: serde_json::Value = serde_json::from_str(&replay).unwrap();
     for_other["pharmacy_id"] = w.other_pharmacy.id.clone().into();
@@ -255,11 +275,12 @@ async fn replays_forgeries_for_other_pharmacies_and_garbage_change_nothing(w: Pu
     let mut future: serde_json::Value = serde_json::from_str(&replay).unwrap();
     future["v"] = 99.into();
     future["seq"] = (placed_seq + 2).into();
+    let signed = |json: &[u8]| key.seal_bytes(json);
     for payload in [
-        replay.clone().into_bytes(),
-        replay.into_bytes(),
-        for_other.to_string().into_bytes(),
-        future.to_string().into_bytes(),
+        signed(replay.as_bytes()),
+        signed(replay.as_bytes()),
+        signed(for_other.to_string().as_bytes()),
+        signed(future.to_string().as_bytes()),
         b"\x00not json at all".to_vec(),
     ] {
         server
@@ -267,25 +288,32 @@ async fn replays_forgeries_for_other_pharmacies_and_garbage_change_nothing(w: Pu
             .await
             .unwrap();
     }
-    let deadline = tokio::time::Instant::now() + RECOVERY;
-    loop {
-        let rejected = counter.health().await["rejected_messages"]
-            .as_u64()
-            .unwrap();
-        if rejected >= rejected_before + 3 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rejections not counted: {rejected}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_rejections(&counter, rejected_before + 3).await;
     let (_, s) = counter.status(REFERENCE).await;
     assert_eq!(
         s["code"], "A",
         "a replayed 'hold placed' must not bring D back: {s}"
     );
+
+    // A forged "hold placed" next in sequence, from a broker user with every right on the topic
+    // but without the server's key: unsigned, then signed with another key. Ignored and logged.
+    let mut forged: serde_json::Value = serde_json::from_str(&replay).unwrap();
+    forged["seq"] = (w.server_seq().await + 1).into();
+    let forged = forged.to_string();
+    let intruder = sotto_protocol::ServerKey::from_secret([9; 32]);
+    for payload in [
+        forged.clone().into_bytes(),
+        intruder.seal_bytes(forged.as_bytes()),
+    ] {
+        server
+            .publish(&topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+    wait_for_rejections(&counter, rejected_before + 5).await;
+    let (_, s) = counter.status(REFERENCE).await;
+    assert_eq!(s["code"], "A", "a forged message changed the counter: {s}");
+
     // And the client still works.
     w.place_hold().await;
     counter.wait_for_code(REFERENCE, "D", SECOND).await;

@@ -115,7 +115,14 @@ pub fn spawn(
         config.pharmacy_id.clone(),
         shutdown.clone(),
     ));
-    let worker = worker::Worker::new(client, store, status, clock, config.pharmacy_id.clone());
+    let worker = worker::Worker::new(
+        client,
+        store,
+        status,
+        clock,
+        config.pharmacy_id.clone(),
+        config.server_key,
+    );
     tracker.spawn(worker.run(events_rx, shutdown));
     Ok(())
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rumqttc::{AsyncClient, Publish, QoS};
 use sotto_protocol::{
-    ClientBody, ClientMessage, DecodeError, ResyncReason, ServerBody, ServerMessage, decode,
-    encode, reports_topic, state_topic,
+    ClientBody, ClientMessage, DecodeError, PublicKey, ResyncReason, ServerBody, ServerMessage,
+    encode, open, reports_topic, state_topic,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Duration, Instant};
@@ -27,6 +27,8 @@ pub(super) struct Worker {
     clock: Arc<dyn Clock>,
     pharmacy_id: String,
     state_topic: String,
+    /// The pinned server key: unsigned or wrongly signed messages are rejected.
+    server_key: PublicKey,
     /// The resync request awaiting its snapshot, if any: at most one outstanding at a time.
     resync: Option<Outstanding>,
 }
@@ -46,6 +48,7 @@ impl Worker {
         status: Arc<LinkStatus>,
         clock: Arc<dyn Clock>,
         pharmacy_id: String,
+        server_key: PublicKey,
     ) -> Worker {
         let state_topic = state_topic(&pharmacy_id);
         Worker {
@@ -55,6 +58,7 @@ impl Worker {
             clock,
             pharmacy_id,
             state_topic,
+            server_key,
             resync: None,
         }
     }
@@ -127,12 +131,13 @@ impl Worker {
         }
     }
 
-    /// Accepts a message only if it is on our topic, decodes, speaks our version and is for us.
+    /// Accepts a message only if it is on our topic, is signed by the pinned server key, decodes,
+    /// speaks our version and is for us.
     fn check(&self, publish: &Publish) -> Result<ServerMessage, String> {
         if publish.topic != self.state_topic {
             return Err("not our state topic".into());
         }
-        let message = decode::<ServerMessage>(&publish.payload).map_err(|e| match e {
+        let message = open(&publish.payload, &self.server_key).map_err(|e| match e {
             // serde's message can quote values from the payload: name the kind only.
             DecodeError::Malformed(_) => "malformed payload".to_string(),
             other => other.to_string(),

@@ -7,6 +7,11 @@ mod fixtures;
 
 pub use fixtures::*;
 
+/// The key the test plays the server with; clients under test pin its public half.
+pub fn server_key() -> sotto_protocol::ServerKey {
+    sotto_protocol::ServerKey::from_secret([42; 32])
+}
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -21,7 +26,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use sotto_pharmacy::{Clock, Config, PharmacyClient};
 use sotto_protocol::{
-    ClientBody, ClientMessage, Report, ResyncReason, ServerBody, ServerMessage, decode, encode,
+    ClientBody, ClientMessage, Report, ResyncReason, ServerBody, ServerMessage, decode,
     reports_topic, state_topic,
 };
 use tokio::sync::mpsc;
@@ -76,6 +81,7 @@ impl TestClient {
             data_dir: data_dir.to_path_buf(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             stale_after: stale,
+            server_key: server_key().public(),
         };
         let mut client = PharmacyClient::build(config).await.expect("client builds");
         if let Some(clock) = clock {
@@ -260,7 +266,12 @@ impl FakeServer {
                 if auto_ack.load(Ordering::SeqCst) {
                     let ack = ServerMessage::new(&id, ServerBody::ReportAck { report_ids: ids });
                     let _ = client
-                        .publish(state_topic(&id), QoS::AtLeastOnce, false, encode(&ack))
+                        .publish(
+                            state_topic(&id),
+                            QoS::AtLeastOnce,
+                            false,
+                            server_key().seal(&ack),
+                        )
                         .await;
                 }
             }
@@ -322,7 +333,7 @@ impl FakeServer {
     }
 
     pub async fn send(&self, body: ServerBody) {
-        self.send_raw(encode(&ServerMessage::new(&self.pharmacy_id, body)))
+        self.send_raw(server_key().seal(&ServerMessage::new(&self.pharmacy_id, body)))
             .await;
     }
 

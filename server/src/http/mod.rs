@@ -29,6 +29,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The broker connection (absent only when a tool builds the router without one).
     pub link: Option<crate::sync::link::Link>,
+    /// The key pharmacies pin (base64url), handed out at enrolment.
+    pub server_public_key: String,
 }
 
 #[derive(OpenApi)]

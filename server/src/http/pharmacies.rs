@@ -40,6 +40,9 @@ pub struct PharmacyCreated {
     pub mqtt_username: String,
     /// Shown once; only its hash is stored.
     pub mqtt_password: String,
+    /// The server's Ed25519 public key: the pharmacy pins it (`SOTTO_SERVER_KEY`) and accepts
+    /// only messages signed with it.
+    pub server_public_key: String,
 }
 
 type Created<T> = (StatusCode, Json<T>);
@@ -95,6 +98,7 @@ async fn create(
             id: c.id,
             mqtt_username: c.mqtt_username,
             mqtt_password: c.mqtt_password,
+            server_public_key: st.server_public_key.clone(),
         }),
     ))
 }

@@ -5,12 +5,14 @@
 //! rumqttc traps handled here (see `../shared/TECH.md`): the event loop is polled in its own
 //! task and never publishes; reconnects back off; subscriptions are renewed on every CONNACK;
 //! incoming messages are acked by the handler after it has done its work (manual acks).
+//! Everything published here is a server → pharmacy message and is signed on the way out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use sotto_protocol::ServerKey;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -63,6 +65,7 @@ impl Link {
         endpoint: Endpoint,
         subscriptions: Vec<String>,
         incoming: mpsc::Sender<Publish>,
+        key: Arc<ServerKey>,
         tasks: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Link {
@@ -97,7 +100,14 @@ impl Link {
             connected,
             shutdown.clone(),
         ));
-        tasks.spawn(publish_loop(client, rx, ack_rx, generation_rx, shutdown));
+        tasks.spawn(publish_loop(
+            client,
+            rx,
+            ack_rx,
+            generation_rx,
+            key,
+            shutdown,
+        ));
         link
     }
 
@@ -217,6 +227,7 @@ async fn publish_loop(
     mut rx: mpsc::Receiver<Outgoing>,
     mut acks: mpsc::UnboundedReceiver<u16>,
     mut generation: watch::Receiver<(u64, bool)>,
+    key: Arc<ServerKey>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -235,7 +246,12 @@ async fn publish_loop(
         // Acks that arrive late for an abandoned publish must not count for this one.
         while acks.try_recv().is_ok() {}
         let ok = match client
-            .publish(msg.topic, QoS::AtLeastOnce, false, msg.payload)
+            .publish(
+                msg.topic,
+                QoS::AtLeastOnce,
+                false,
+                key.seal_bytes(&msg.payload),
+            )
             .await
         {
             Err(_) => false,

@@ -11,6 +11,7 @@ pub mod mosquitto;
 pub mod outbox;
 mod relay;
 mod reports;
+pub mod signing;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ pub struct Sync {
 /// The running MQTT side: the embedded broker (if any) and the tasks.
 pub struct SyncHandle {
     pub link: Link,
+    /// What pharmacies pin: every message they accept is signed with its secret half.
+    pub public_key: sotto_protocol::PublicKey,
     /// How the server itself connects (tests use it to play a forger with the server's rights).
     pub endpoint: Endpoint,
     broker: Option<sotto_broker::Broker>,
@@ -80,12 +83,15 @@ pub async fn start(
             (endpoint, Some(broker), addr)
         }
     };
+    let key = std::sync::Arc::new(signing::load_or_create(&store).await?);
+    let public_key = key.public();
     let tasks = TaskTracker::new();
     let (incoming_tx, incoming_rx) = mpsc::channel(10_000);
     let link = Link::start(
         endpoint.clone(),
         vec![sotto_protocol::REPORTS_FILTER.to_string()],
         incoming_tx,
+        key,
         &tasks,
         shutdown.clone(),
     );
@@ -107,6 +113,7 @@ pub async fn start(
     tasks.spawn(heartbeat(sync, config.heartbeat_interval, shutdown));
     Ok(SyncHandle {
         link,
+        public_key,
         endpoint,
         broker,
         broker_addr,
