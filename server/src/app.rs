@@ -61,6 +61,10 @@ impl Application {
                 config: Arc::new(config),
                 link: Some(sync.link.clone()),
                 server_public_key: sync.public_key.to_string(),
+                auth_limiter: Arc::new(crate::auth_limit::AuthLimiter::new(
+                    20,
+                    std::time::Duration::from_secs(60),
+                )),
             },
             sync,
             tasks_stop,
@@ -101,10 +105,13 @@ impl Application {
         let store = self.state.store.clone();
         let router = http::router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "sotto-server listening");
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("HTTP server failed");
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("HTTP server failed");
         self.tasks_stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;

@@ -24,6 +24,8 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    #[error("too many failed sign-ins from this address; try again in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("the database is unavailable; try again shortly")]
     Unavailable(#[source] sqlx::Error),
     #[error("database error")]
@@ -50,6 +52,7 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,6 +68,7 @@ impl Error {
             Error::Conflict { .. } => "conflict",
             Error::PayloadTooLarge { .. } => "payload-too-large",
             Error::UnsupportedMediaType => "unsupported-media-type",
+            Error::TooManyRequests { .. } => "too-many-requests",
             Error::Unavailable(_) => "unavailable",
             Error::Database(_) | Error::Internal(_) => "internal",
         }
@@ -105,6 +109,10 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let slug = self.slug();
+        let retry_after = match &self {
+            Error::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        };
         if status.is_server_error() {
             // Cause chain goes to the log (no personal data is in sqlx errors we raise).
             tracing::error!(error = ?self, "request failed");
@@ -137,6 +145,10 @@ impl IntoResponse for Error {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod auth_limit;
 pub mod cli;
 pub mod config;
 pub mod db;

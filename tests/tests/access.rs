@@ -232,3 +232,30 @@ async fn hold_reasons_are_shown_to_the_service_but_never_to_the_pharmacy(app: Te
         "the audit log stores no names"
     );
 }
+
+mod throttling {
+    //! Token guessing is slowed down: after 20 failed authentications from one address within a
+    //! minute, that address gets 429 (with Retry-After), even with a valid token.
+
+    use super::*;
+
+    sotto_tests::on_both_backends!(repeated_failed_authentication_is_throttled);
+
+    async fn repeated_failed_authentication_is_throttled(app: TestApp) {
+        for _ in 0..20 {
+            let (status, _) = app.get("sotto_guess", "/api/v1/audit").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let res = app
+            .client
+            .get(app.url("/api/v1/audit"))
+            .bearer_auth(&app.admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(res.headers().contains_key("retry-after"));
+        let problem: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(problem["status"], 429, "{problem}");
+    }
+}

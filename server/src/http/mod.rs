@@ -31,6 +31,8 @@ pub struct AppState {
     pub link: Option<crate::sync::link::Link>,
     /// The key pharmacies pin (base64url), handed out at enrolment.
     pub server_public_key: String,
+    /// Failed authentications per address.
+    pub auth_limiter: Arc<crate::auth_limit::AuthLimiter>,
 }
 
 #[derive(OpenApi)]
