@@ -10,7 +10,7 @@ on_both_backends!(
     an_edited_audit_entry_is_detected,
     a_deleted_audit_entry_is_detected,
     the_openapi_document_lists_every_route,
-    health_reports_the_database,
+    health_reports_the_database_and_the_broker,
 );
 
 async fn every_change_is_audited_with_who_and_when(app: TestApp) {
@@ -106,11 +106,25 @@ async fn the_openapi_document_lists_every_route(app: TestApp) {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
-async fn health_reports_the_database(app: TestApp) {
-    let (status, body) = app.send(app.client.get(app.url("/healthz"))).await;
-    assert_eq!(status, StatusCode::OK);
+async fn health_reports_the_database_and_the_broker(app: TestApp) {
+    // The broker link comes up in the background: until then health says so (503).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = app.send(app.client.get(app.url("/healthz"))).await;
+        assert_eq!(body["db"], "ok", "{body}");
+        if status == StatusCode::OK {
+            break body;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["mqtt"], "disconnected", "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never healthy: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["db"], "ok");
+    assert_eq!(body["mqtt"], "ok");
     let (status, body) = app.get(&app.admin.token, "/no/such/route").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
