@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod counter;
 pub mod mosquitto;
+pub mod process;
 pub mod push;
 pub mod smtp;
 

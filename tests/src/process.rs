@@ -1,0 +1,103 @@
+//! The server as a real process, for faults only a process can have: SIGKILL mid-publish.
+//! Uses the `sotto-server` binary that `cargo test` builds beside the test binaries.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A `sotto-server` child process on fixed ports (so a restart looks the same to clients).
+pub struct ServerProcess {
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+    pub http_port: u16,
+    pub broker_port: u16,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn binary() -> PathBuf {
+    // target/debug/deps/<test binary> → target/debug/sotto-server
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("sotto-server");
+    assert!(
+        bin.exists(),
+        "{} not built (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+impl ServerProcess {
+    /// Starts the server on `database_url` with an embedded broker, waiting until it is healthy.
+    pub async fn start(database_url: &str) -> ServerProcess {
+        let (http_port, broker_port) = (free_port(), free_port());
+        let env = vec![
+            ("SOTTO_DATABASE_URL".into(), database_url.to_string()),
+            ("SOTTO_HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")),
+            (
+                "SOTTO_MQTT_EMBEDDED_ADDR".into(),
+                format!("127.0.0.1:{broker_port}"),
+            ),
+            ("SOTTO_HEARTBEAT_SECS".into(), "1".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ];
+        let mut p = ServerProcess {
+            child: None,
+            env,
+            http_port,
+            broker_port,
+        };
+        p.spawn().await;
+        p
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(binary())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sotto-server starts");
+        self.child = Some(child);
+        let url = format!("http://127.0.0.1:{}/healthz", self.http_port);
+        for _ in 0..500 {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("sotto-server did not become healthy");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.http_port, path)
+    }
+
+    /// SIGKILL: no graceful shutdown, no flushing, whatever was in flight is cut off.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL on Unix
+            let _ = c.wait();
+        }
+    }
+
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none());
+        self.spawn().await;
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill_hard();
+    }
+}
