@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod counter;
 pub mod mosquitto;
+pub mod pg_cluster;
 pub mod process;
 pub mod push;
 pub mod smtp;
@@ -89,6 +90,15 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database someone else created and will clean up.
+    pub fn external(url: String) -> TestDb {
+        TestDb {
+            url,
+            _dir: None,
+            pg: None,
+        }
+    }
+
     pub async fn new(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => {
@@ -147,7 +157,11 @@ impl TestApp {
 
     /// As [`TestApp::spawn`], adjusting the configuration first (e.g. an external broker).
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let db = TestDb::new(backend).await;
+        Self::spawn_on(TestDb::new(backend).await, adjust).await
+    }
+
+    /// On a database the test provides (e.g. a private PostgreSQL it will stop).
+    pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config {
             database_url: db.url.clone(),
             http_addr: ([127, 0, 0, 1], 0).into(),

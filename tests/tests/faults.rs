@@ -212,3 +212,87 @@ async fn unsent(url: &str) -> i64 {
     store.close().await;
     sqlx::Row::get(&row, "n")
 }
+
+/// How long the database stays down.
+const OUTAGE: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_postgresql_is_down_the_api_answers_503_and_recovers_by_itself() {
+    let pg = sotto_tests::pg_cluster::PgCluster::start();
+    let app = sotto_tests::TestApp::spawn_on(TestDb::external(pg.url()), |_| {}).await;
+    let w = app.world().await;
+    let holds = format!("/api/v1/service-users/{}/holds", w.service_user);
+    let (status, hold) = app
+        .post(&w.keyworker.token, &holds, json!({"reason": "before"}))
+        .await;
+    assert_eq!(status, 201, "{hold}");
+
+    pg.stop();
+    let down_at = Instant::now();
+    let (mut requests, mut unavailable, mut other) = (0, 0, Vec::new());
+    while down_at.elapsed() < OUTAGE {
+        let (status, body) = app
+            .post(&w.keyworker.token, &holds, json!({"reason": "during"}))
+            .await;
+        requests += 1;
+        match status.as_u16() {
+            503 => unavailable += 1,
+            s => other.push((s, body)),
+        }
+        let health = app.send(app.client.get(app.url("/healthz"))).await;
+        assert_ne!(
+            health.0.as_u16(),
+            200,
+            "healthy with the database down: {}",
+            health.1
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    pg.start_again();
+    let up_at = Instant::now();
+    let deadline = up_at + Duration::from_secs(60);
+    loop {
+        let (status, _) = app
+            .post(&w.keyworker.token, &holds, json!({"reason": "after"}))
+            .await;
+        if status == 201 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the API did not recover: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let recovered = up_at.elapsed();
+    // What was acknowledged before the outage is all there, and the audit chain is intact.
+    let (status, s) = app
+        .get(
+            &w.keyworker.token,
+            &format!("/api/v1/service-users/{}/status", w.service_user),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let reasons: Vec<&str> = s["holds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["before", "after"],
+        "nothing acknowledged lost, nothing refused stored"
+    );
+    let (ok, out) = app.admin_cli(sotto_server::cli::Admin::VerifyAudit).await;
+    assert!(ok, "{out}");
+    println!(
+        "faults: PostgreSQL down {OUTAGE:?}: {requests} writes tried, {unavailable} answered 503, other {:?}; \
+         acknowledged writes lost: 0; API back {recovered:?} after the database",
+        other.iter().map(|o| o.0).collect::<Vec<_>>()
+    );
+    assert!(
+        other.is_empty(),
+        "answers other than 503 while the database was down: {other:?}"
+    );
+}
