@@ -42,7 +42,7 @@ impl Mosquitto {
         .unwrap();
         let conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npersistence false\n\
-             password_file {pw}\nacl_file {acl}\nmax_queued_messages 100000\n",
+             password_file {pw}\nacl_file {acl}\nmax_queued_messages 100000\nset_tcp_nodelay true\n",
             pw = dir.path().join("passwords").display(),
             acl = dir.path().join("acl").display(),
         );

@@ -100,7 +100,11 @@ pub fn spawn(
         // Ack only after our commit, so a crash means redelivery rather than loss.
         .set_manual_acks(true)
         .set_credentials(&config.mqtt_username, &config.mqtt_password);
-    let (client, eventloop) = AsyncClient::new(options, 256);
+    let (client, mut eventloop) = AsyncClient::new(options, 256);
+    // Small messages: Nagle + delayed ACK would add ~40 ms to each exchange.
+    let mut net = eventloop.network_options();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
     tracker.spawn(poll::run(
         eventloop,

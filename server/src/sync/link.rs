@@ -80,7 +80,11 @@ impl Link {
         if let Some(user) = endpoint.username {
             opts.set_credentials(user, endpoint.password.unwrap_or_default());
         }
-        let (client, eventloop) = AsyncClient::new(opts, 1024);
+        let (client, mut eventloop) = AsyncClient::new(opts, 1024);
+        // Small messages, one in flight: Nagle + delayed ACK would add ~40 ms to each.
+        let mut net = eventloop.network_options();
+        net.set_tcp_nodelay(true);
+        eventloop.set_network_options(net);
         let (tx, rx) = mpsc::channel(1024);
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let (generation_tx, generation_rx) = watch::channel((0u64, false));
