@@ -312,11 +312,16 @@ impl TestApp {
         }
     }
 
+    /// A fresh connection to the app's database (it works while the server is down too).
+    pub async fn db(&self) -> sotto_server::db::Store {
+        sotto_server::db::Store::connect(&self.config.database_url)
+            .await
+            .expect("connect to the test database")
+    }
+
     /// Counts rows in every table and reads the audit tip: equal snapshots mean nothing changed.
     pub async fn snapshot(&self) -> Vec<(String, i64)> {
-        let store = sotto_server::db::Store::connect(&self.config.database_url)
-            .await
-            .expect("connect");
+        let store = self.db().await;
         let mut out = Vec::new();
         for table in [
             "pharmacies",
@@ -347,9 +352,7 @@ impl TestApp {
 
     /// Runs SQL directly against the app's database (to tamper with it, in tests).
     pub async fn execute_sql(&self, sql: &str) {
-        let store = sotto_server::db::Store::connect(&self.config.database_url)
-            .await
-            .expect("connect");
+        let store = self.db().await;
         sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .execute(store.pool())
             .await

@@ -199,9 +199,7 @@ impl PushWorld {
 
     /// The pharmacy's latest sequence number on the server.
     pub async fn server_seq(&self) -> i64 {
-        let store = sotto_server::db::Store::connect(&self.app.config.database_url)
-            .await
-            .unwrap();
+        let store = self.app.db().await;
         let row = sqlx::query("SELECT seq FROM pharmacies WHERE id = $1")
             .bind(&self.pharmacy.id)
             .fetch_one(store.pool())
@@ -214,9 +212,7 @@ impl PushWorld {
 
     /// The server's signing key, read from its database (to replay authentic messages).
     pub async fn server_signing_key(&self) -> sotto_protocol::ServerKey {
-        let store = sotto_server::db::Store::connect(&self.app.config.database_url)
-            .await
-            .unwrap();
+        let store = self.app.db().await;
         let key = sotto_server::sync::signing::load_or_create(&store)
             .await
             .unwrap();
@@ -226,9 +222,7 @@ impl PushWorld {
 
     /// The stored outbox payload of one delta (to replay it).
     pub async fn outbox_payload(&self, seq: i64) -> String {
-        let store = sotto_server::db::Store::connect(&self.app.config.database_url)
-            .await
-            .unwrap();
+        let store = self.app.db().await;
         let row = sqlx::query("SELECT payload FROM outbox WHERE pharmacy_id = $1 AND seq = $2")
             .bind(&self.pharmacy.id)
             .bind(seq)

@@ -7,7 +7,6 @@ use std::time::Duration;
 use chrono::{NaiveTime, TimeZone, Utc};
 use serde_json::json;
 use sotto_protocol::{Report, ReportEvent};
-use sotto_server::db::Store;
 use sotto_server::dispensing::ingest::{AlertSettings, Outcome, ingest};
 use sotto_server::dispensing::schedulers::{ScheduleSettings, digest_pass, silence_pass};
 use sotto_server::email::queue;
@@ -133,7 +132,7 @@ async fn a_keyworker_who_chose_a_digest_gets_one_mail_a_morning(app: TestApp, sm
         )
         .await;
     assert_eq!(status, 200, "{pref}");
-    let store = Store::connect(&app.config.database_url).await.unwrap();
+    let store = app.db().await;
     let day = Utc::now().date_naive() - chrono::Duration::days(1);
     let report = Report {
         report_id: "r-1".into(),
@@ -179,7 +178,7 @@ async fn a_keyworker_who_chose_a_digest_gets_one_mail_a_morning(app: TestApp, sm
 
 async fn a_pharmacy_that_has_not_closed_its_day_is_reported_once(app: TestApp, smtp: Smtp) {
     let w = app.world().await;
-    let store = Store::connect(&app.config.database_url).await.unwrap();
+    let store = app.db().await;
     let today = Utc::now().date_naive();
     // Closing 18:00 London; grace two hours. (Winter: London is UTC; in summer +1 h.)
     let at = |h, m| Utc.from_utc_datetime(&today.and_hms_opt(h, m, 0).unwrap());

@@ -324,9 +324,7 @@ mod reported {
         );
         assert_eq!(s["due"]["take_home_doses"], 6, "{s}");
 
-        let store = sotto_server::db::Store::connect(&app.config.database_url)
-            .await
-            .unwrap();
+        let store = app.db().await;
         let dates: Vec<NaiveDate> = (0..6).map(|k| today + Duration::days(k)).collect();
         let report = Report {
             report_id: "supply-1".into(),
