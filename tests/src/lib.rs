@@ -281,16 +281,7 @@ impl TestApp {
 
     /// Enrols a pharmacy closed on `closed` weekdays and returns its id.
     pub async fn pharmacy(&self, ods: &str, closed: &[&str]) -> String {
-        let (status, body) = self
-            .post(
-                &self.admin.token,
-                "/api/v1/pharmacies",
-                json!({"ods_code": ods, "name": format!("Pharmacy {ods}"), "closed_weekdays": closed,
-                       "closing_time": "18:00", "timezone": "Europe/London"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().unwrap().into()
+        self.enrol_pharmacy(ods, closed).await.id
     }
 
     /// Enrols a pharmacy and returns its broker credentials too.

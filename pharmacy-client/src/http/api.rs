@@ -55,14 +55,7 @@ pub(crate) async fn status(
         // Showing one person's code for another is the one mistake this must never make.
         _ => return Err(ApiError::Ambiguous),
     };
-    let id = person.service_user_id.as_str();
-    let local = state
-        .store
-        .local_records(&[id], view.today)
-        .await?
-        .remove(id)
-        .unwrap_or_default();
-    let status = view.status_of(&person, &local);
+    let status = state.status_now(&view, &person).await?;
     Ok(Json(StatusResponse {
         code: status.code.letter(),
         meaning: status.code.meaning(),

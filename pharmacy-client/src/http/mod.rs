@@ -54,6 +54,23 @@ pub(crate) struct View {
 }
 
 impl AppState {
+    /// One person's status in `view`, with this pharmacy's own records of them (supplies,
+    /// missed days).
+    async fn status_now(
+        &self,
+        view: &View,
+        person: &PersonState,
+    ) -> Result<PersonStatus, crate::error::Error> {
+        let id = person.service_user_id.as_str();
+        let local = self
+            .store
+            .local_records(&[id], view.today)
+            .await?
+            .remove(id)
+            .unwrap_or_default();
+        Ok(view.status_of(person, &local))
+    }
+
     /// The view of `meta` at `now`.
     fn view(&self, meta: Meta, now: DateTime<Utc>) -> View {
         let zone = counter::zone(meta.pharmacy.as_ref());

@@ -145,14 +145,7 @@ pub(crate) async fn record(state: &AppState, request: SupplyRequest) -> Result<R
             ),
         ));
     }
-    let id = person.service_user_id.as_str();
-    let local = state
-        .store
-        .local_records(&[id], view.today)
-        .await?
-        .remove(id)
-        .unwrap_or_default();
-    let status = view.status_of(&person, &local);
+    let status = state.status_now(&view, &person).await?;
     if let Some(at) = status.supplied_at {
         return Err(already_supplied(&view, at));
     }
@@ -203,13 +196,7 @@ pub(crate) async fn record(state: &AppState, request: SupplyRequest) -> Result<R
     };
     state.link.reports_queued();
     tracing::info!(withheld = withheld.is_some(), "instalment recorded");
-    let after = state
-        .store
-        .local_records(&[id], view.today)
-        .await?
-        .remove(id)
-        .unwrap_or_default();
-    let code = view.status_of(&person, &after).code;
+    let code = state.status_now(&view, &person).await?.code;
     Ok(Recorded {
         code: code.letter(),
         meaning: code.meaning(),

@@ -157,6 +157,17 @@ where
     })
 }
 
+/// The calendar of a pharmacy known by id (a missing pharmacy is a broken reference: internal).
+pub async fn calendar_of(
+    conn: &mut sqlx::AnyConnection,
+    pharmacy_id: &str,
+) -> Result<PharmacyCalendar> {
+    let pharmacy = get(&mut *conn, pharmacy_id)
+        .await?
+        .ok_or_else(|| Error::Internal("pharmacy missing".into()))?;
+    calendar(&mut *conn, &pharmacy).await
+}
+
 pub async fn add_closure(
     w: &mut WriteTx,
     actor: &Actor,

@@ -52,10 +52,9 @@ async fn view(
     stored: &db::prescriptions::Stored,
     pharmacy_id: &str,
 ) -> Result<PrescriptionView> {
-    let pharmacy = db::pharmacies::get(st.store.pool(), pharmacy_id)
-        .await?
-        .ok_or_else(|| Error::Internal("pharmacy missing".into()))?;
-    let calendar = db::pharmacies::calendar(st.store.pool(), &pharmacy).await?;
+    let mut conn = st.store.pool().acquire().await?;
+    let calendar = db::pharmacies::calendar_of(&mut conn, pharmacy_id).await?;
+    drop(conn);
     let p = &stored.prescription;
     Ok(PrescriptionView {
         id: stored.id.clone(),
@@ -92,10 +91,7 @@ async fn create(
     let su = load_visible(&st, &caller, &su_id).await?;
     let draft: PrescriptionDraft = body.parse()?;
     let mut w = st.store.write().await?;
-    let pharmacy = db::pharmacies::get(&mut *w.tx, &su.pharmacy_id)
-        .await?
-        .ok_or_else(|| Error::Internal("pharmacy missing".into()))?;
-    let calendar = db::pharmacies::calendar(&mut *w.tx, &pharmacy).await?;
+    let calendar = db::pharmacies::calendar_of(&mut w.tx, &su.pharmacy_id).await?;
     let prescription = Prescription::new(draft, &calendar).map_err(Error::Validation)?;
     let existing = db::prescriptions::for_service_user(&mut w.tx, &su.id).await?;
     if let Some(other) = db::prescriptions::overlapping(
@@ -171,10 +167,7 @@ async fn regime_change(
     let stored = db::prescriptions::get(&mut w.tx, &id)
         .await?
         .ok_or(Error::NotFound("prescription"))?;
-    let pharmacy = db::pharmacies::get(&mut *w.tx, &pharmacy_id)
-        .await?
-        .ok_or_else(|| Error::Internal("pharmacy missing".into()))?;
-    let calendar = db::pharmacies::calendar(&mut *w.tx, &pharmacy).await?;
+    let calendar = db::pharmacies::calendar_of(&mut w.tx, &pharmacy_id).await?;
     let regime = stored
         .prescription
         .validate_regime_change(&draft, &calendar)
