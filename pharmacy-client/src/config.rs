@@ -22,6 +22,9 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// After this long without word from the server the counter marks codes "not confirmed".
     pub stale_after: Duration,
+    /// MQTT keep-alive: a silent network is noticed after about twice this, then the client
+    /// reconnects and resyncs. Short enough to notice a dead line well inside `stale_after`.
+    pub keep_alive: Duration,
     /// The server's public key, pinned at enrolment (`SOTTO_SERVER_KEY`): only messages signed
     /// with it are accepted, so no other broker user can lift a hold or change a dose.
     pub server_key: sotto_protocol::PublicKey,
@@ -46,6 +49,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("http_addr", &self.http_addr)
             .field("stale_after", &self.stale_after)
+            .field("keep_alive", &self.keep_alive)
             .field("server_key", &self.server_key)
             .finish()
     }
@@ -86,6 +90,22 @@ impl Config {
             })?,
             None => Duration::from_secs(15 * 60),
         };
+        let keep_alive = match get("SOTTO_MQTT_KEEP_ALIVE") {
+            Some(s) => parse_duration(&s)
+                .and_then(|d| {
+                    // MQTT carries keep-alive in whole seconds, at most 65535.
+                    if (1..=65_535).contains(&d.as_secs()) {
+                        Ok(d)
+                    } else {
+                        Err(format!("{s:?} must be between 1s and 65535s"))
+                    }
+                })
+                .map_err(|message| ConfigError::Invalid {
+                    var: "SOTTO_MQTT_KEEP_ALIVE",
+                    message,
+                })?,
+            None => Duration::from_secs(30),
+        };
         let mqtt_username = required("SOTTO_MQTT_USERNAME")?;
         let mqtt_password = required("SOTTO_MQTT_PASSWORD")?;
         let server_key =
@@ -105,6 +125,7 @@ impl Config {
                 .map_or_else(|| PathBuf::from("./sotto-pharmacy-data"), PathBuf::from),
             http_addr,
             stale_after,
+            keep_alive,
         })
     }
 }
@@ -195,6 +216,7 @@ mod tests {
         assert_eq!(config.mqtt_url, "mqtt://127.0.0.1:1883");
         assert_eq!(config.http_addr.port(), 8081);
         assert_eq!(config.stale_after, Duration::from_secs(900));
+        assert_eq!(config.keep_alive, Duration::from_secs(30));
         assert!(!format!("{config:?}").contains("secret-pw"));
     }
 
@@ -206,6 +228,10 @@ mod tests {
         pairs.push(("SOTTO_STALE_AFTER", "15 minutes"));
         let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(err.to_string().contains("SOTTO_STALE_AFTER"), "{err}");
+        let mut pairs = IDENTITY.to_vec();
+        pairs.push(("SOTTO_MQTT_KEEP_ALIVE", "20h"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("SOTTO_MQTT_KEEP_ALIVE"), "{err}");
     }
 
     #[test]

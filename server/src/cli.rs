@@ -1,4 +1,5 @@
-//! Command line: `serve` (default), `demo`, `admin create-staff`, `admin verify-audit`, `openapi`.
+//! Command line: `serve` (default), `demo`, `admin create-staff|verify-audit|mosquitto-config|
+//! check-pharmacy`, `openapi`.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -55,6 +56,16 @@ pub enum Admin {
     },
     /// Check the audit log's hash chain; exits non-zero if any entry was edited or deleted.
     VerifyAudit,
+    /// Compare a pharmacy's counter with the server: every person's code and the last change
+    /// applied. Prints one JSON report; exits non-zero if they disagree. Without --counter-url,
+    /// reports the server's side (committed vs acknowledged by the broker).
+    CheckPharmacy {
+        /// The pharmacy's id.
+        id: String,
+        /// The counter client's address as reachable from here, e.g. http://10.0.0.5:8081.
+        #[arg(long)]
+        counter_url: Option<String>,
+    },
     /// Write Mosquitto's password and ACL files for every enrolled pharmacy (re-run after
     /// enrolling one, then send Mosquitto SIGHUP). The server's own broker user and password are
     /// taken from SOTTO_MQTT_URL.
@@ -188,6 +199,15 @@ pub async fn run_admin(
                 acl_file.display()
             )?;
             ExitCode::SUCCESS
+        }
+        Admin::CheckPharmacy { id, counter_url } => {
+            let report = crate::check::check_pharmacy(&store, &id, counter_url.as_deref()).await?;
+            writeln!(out, "{}", serde_json::to_string(&report)?)?;
+            if report.agree {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Admin::VerifyAudit => {
             let v = audit::verify(store.pool()).await?;

@@ -64,6 +64,7 @@ async fn start_counter(
         data_dir: dir.join("pharmacy"),
         http_addr,
         stale_after: std::time::Duration::from_secs(15 * 60),
+        keep_alive: std::time::Duration::from_secs(30),
         server_key: seeded
             .server_key
             .parse()

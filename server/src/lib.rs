@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod auth_limit;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod db;

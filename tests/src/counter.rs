@@ -61,8 +61,19 @@ impl Counter {
         stale_after: Duration,
         clock: Option<Arc<TestClock>>,
     ) -> Counter {
+        Self::start_adjusted(pharmacy, broker_port, stale_after, clock, |_| {}).await
+    }
+
+    /// As [`Counter::start_with_clock`], adjusting the configuration first (keep-alive, say).
+    pub async fn start_adjusted(
+        pharmacy: &Enrolled,
+        broker_port: u16,
+        stale_after: Duration,
+        clock: Option<Arc<TestClock>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Counter {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config {
+        let mut config = Config {
             pharmacy_id: pharmacy.id.clone(),
             mqtt_url: format!("mqtt://127.0.0.1:{broker_port}"),
             mqtt_username: pharmacy.mqtt_username.clone(),
@@ -70,11 +81,13 @@ impl Counter {
             data_dir: dir.path().to_path_buf(),
             http_addr: ([127, 0, 0, 1], 0).into(),
             stale_after,
+            keep_alive: Duration::from_secs(30),
             server_key: pharmacy
                 .server_key
                 .parse()
                 .expect("enrolment gives a valid server key"),
         };
+        adjust(&mut config);
         let mut c = Counter {
             addr: ([127, 0, 0, 1], 0).into(),
             clock,

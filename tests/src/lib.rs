@@ -6,11 +6,13 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); a fresh database is created per test and dropped
 //! afterwards. If PostgreSQL is down the PostgreSQL tests fail saying so — they never skip.
 
+pub mod agreement;
 pub mod browser;
 pub mod counter;
 pub mod mosquitto;
 pub mod pg_cluster;
 pub mod process;
+pub mod proxy;
 pub mod push;
 pub mod smtp;
 

@@ -14,7 +14,6 @@ mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use rumqttc::{AsyncClient, MqttOptions};
 use sotto_protocol::MAX_MESSAGE_BYTES;
@@ -94,7 +93,7 @@ pub fn spawn(
     options
         // A persistent session: the broker queues the state stream while we are offline.
         .set_clean_session(false)
-        .set_keep_alive(Duration::from_secs(30))
+        .set_keep_alive(config.keep_alive)
         // Snapshots are large; the protocol's limit applies both ways.
         .set_max_packet_size(MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES)
         // Ack only after our commit, so a crash means redelivery rather than loss.

@@ -81,6 +81,7 @@ impl TestClient {
             data_dir: data_dir.to_path_buf(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             stale_after: stale,
+            keep_alive: Duration::from_secs(30),
             server_key: server_key().public(),
         };
         let mut client = PharmacyClient::build(config).await.expect("client builds");

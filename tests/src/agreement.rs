@@ -1,0 +1,38 @@
+//! After a fault: wait until the counter agrees with the server, using the same check an
+//! operator runs (`sotto-server admin check-pharmacy ID --counter-url URL`).
+
+use std::time::{Duration, Instant};
+
+use sotto_server::check::{Agreement, check_pharmacy};
+
+use crate::TestApp;
+use crate::counter::Counter;
+
+/// Waits up to `within` for the counter to show every person's server code and to have applied
+/// every committed change (and reported everything it holds); returns the agreeing report and
+/// how long it took. Panics with the last report if they never agree.
+pub async fn wait_until_agreed(
+    app: &TestApp,
+    pharmacy_id: &str,
+    counter: &Counter,
+    within: Duration,
+) -> (Agreement, Duration) {
+    let store = app.db().await;
+    let started = Instant::now();
+    let report = loop {
+        let report = check_pharmacy(&store, pharmacy_id, Some(&counter.url("")))
+            .await
+            .expect("check-pharmacy runs");
+        if report.agree {
+            break report;
+        }
+        assert!(
+            started.elapsed() < within,
+            "counter and server still disagree after {within:?}: {}",
+            serde_json::to_string(&report).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    store.close().await;
+    (report, started.elapsed())
+}
