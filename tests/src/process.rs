@@ -21,11 +21,11 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn binary() -> PathBuf {
-    // target/debug/deps/<test binary> → target/debug/sotto-server
+fn binary(name: &str) -> PathBuf {
+    // target/debug/deps/<test binary> → target/debug/<name>
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("sotto-server");
+    let bin = dir.join(name);
     assert!(
         bin.exists(),
         "{} not built (cargo test --workspace builds it)",
@@ -59,7 +59,7 @@ impl ServerProcess {
     }
 
     async fn spawn(&mut self) {
-        let child = Command::new(binary())
+        let child = Command::new(binary("sotto-server"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -97,6 +97,92 @@ impl ServerProcess {
 }
 
 impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill_hard();
+    }
+}
+
+/// The pharmacy client as a real process (`sotto-pharmacy`), for a kill -9 mid-write.
+pub struct PharmacyProcess {
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+    pub http_port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl PharmacyProcess {
+    /// Starts the client for `pharmacy` against the broker at `broker_port`, keeping its data in
+    /// a folder that survives restarts; waits until its counter page answers.
+    pub async fn start(pharmacy: &crate::counter::Enrolled, broker_port: u16) -> PharmacyProcess {
+        let data = tempfile::tempdir().expect("temp dir");
+        let http_port = free_port();
+        let env = vec![
+            ("SOTTO_PHARMACY_ID".into(), pharmacy.id.clone()),
+            (
+                "SOTTO_MQTT_URL".into(),
+                format!("mqtt://127.0.0.1:{broker_port}"),
+            ),
+            ("SOTTO_MQTT_USERNAME".into(), pharmacy.mqtt_username.clone()),
+            ("SOTTO_MQTT_PASSWORD".into(), pharmacy.mqtt_password.clone()),
+            ("SOTTO_SERVER_KEY".into(), pharmacy.server_key.clone()),
+            ("SOTTO_DATA_DIR".into(), data.path().display().to_string()),
+            ("SOTTO_HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")),
+            ("RUST_LOG".into(), "warn".into()),
+        ];
+        let mut p = PharmacyProcess {
+            child: None,
+            env,
+            http_port,
+            _data: data,
+        };
+        p.spawn().await;
+        p
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(binary("sotto-pharmacy"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sotto-pharmacy starts");
+        self.child = Some(child);
+        let url = self.url("/healthz");
+        for _ in 0..500 {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("sotto-pharmacy did not start");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.http_port, path)
+    }
+
+    /// The client's local store (`client.db` inside).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
+    /// SIGKILL: whatever the client was writing or sending is cut off.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none());
+        self.spawn().await;
+    }
+}
+
+impl Drop for PharmacyProcess {
     fn drop(&mut self) {
         self.kill_hard();
     }
