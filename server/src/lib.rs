@@ -7,6 +7,7 @@ pub mod auth;
 pub mod auth_limit;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;

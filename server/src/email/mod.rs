@@ -15,7 +15,10 @@ mod transport;
 pub mod worker;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
 
 /// An e-mail to send. Built only by [`templates`], which guarantee no family name, medicine or
 /// dose.
@@ -55,6 +58,8 @@ pub struct MailConfig {
     /// How often the worker looks for due mail when not woken (mail queued by another server
     /// instance, or a wake-up lost in a crash).
     pub poll_every: Duration,
+    /// When mail is due and retries fall due (tests let an hour pass in a moment).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for MailConfig {
@@ -64,8 +69,11 @@ impl Default for MailConfig {
             outbox: "./outbox".into(),
             from: "Sotto <sotto@localhost>".into(),
             retry_base: Duration::from_secs(30),
-            retry_max: Duration::from_secs(60 * 60),
+            // Low enough that once a relay outage ends, every waiting alert goes out within
+            // ten minutes (hazard log H18), high enough not to hammer a relay that is down.
+            retry_max: Duration::from_secs(10 * 60),
             poll_every: Duration::from_secs(5),
+            clock: Arc::new(SystemClock),
         }
     }
 }

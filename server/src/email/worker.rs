@@ -44,7 +44,7 @@ pub async fn run(store: Store, config: MailConfig, wake: Arc<Notify>, shutdown: 
     loop {
         let pause = match send_due(&store, &sender, &from, &config, &shutdown).await {
             Ok(true) if !shutdown.is_cancelled() => continue, // a full batch: look again at once
-            Ok(_) => until_next_due(&store, config.poll_every).await,
+            Ok(_) => until_next_due(&store, &config).await,
             Err(e) => {
                 tracing::warn!(error = %e, "mail worker: database error; will retry");
                 config.poll_every
@@ -67,13 +67,13 @@ async fn send_due(
     shutdown: &CancellationToken,
 ) -> crate::error::Result<bool> {
     let pool = store.pool();
-    let batch = queue::due(pool, Utc::now(), BATCH).await?;
+    let batch = queue::due(pool, config.clock.now(), BATCH).await?;
     let full = batch.len() as i64 == BATCH;
     for m in batch {
         if shutdown.is_cancelled() {
             break;
         }
-        if !queue::claim(pool, &m, Utc::now() + LEASE).await? {
+        if !queue::claim(pool, &m, config.clock.now() + LEASE).await? {
             continue; // another worker took it
         }
         let outgoing = Outgoing {
@@ -101,7 +101,7 @@ async fn record_failure(
 ) -> crate::error::Result<()> {
     let attempts = m.attempts + 1;
     let delay = backoff(config.retry_base, config.retry_max, attempts);
-    queue::mark_failed(store.pool(), &m.id, error, Utc::now() + delay).await?;
+    queue::mark_failed(store.pool(), &m.id, error, config.clock.now() + delay).await?;
     if attempts >= ERROR_AFTER_ATTEMPTS {
         tracing::error!(mail_id = %m.id, kind = %m.kind, attempts, retry_in = ?delay, error,
             "mail still not delivered; retrying");
@@ -120,15 +120,15 @@ pub(crate) fn backoff(base: Duration, max: Duration, attempts: i64) -> Duration 
 }
 
 /// How long to sleep: until the earliest retry falls due, but no longer than `poll_every`.
-async fn until_next_due(store: &Store, poll_every: Duration) -> Duration {
+async fn until_next_due(store: &Store, config: &MailConfig) -> Duration {
     match queue::next_due(store.pool()).await {
-        Ok(Some(t)) => until(t).min(poll_every),
-        _ => poll_every,
+        Ok(Some(t)) => until(t, config.clock.now()).min(config.poll_every),
+        _ => config.poll_every,
     }
 }
 
-fn until(t: DateTime<Utc>) -> Duration {
-    (t - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+fn until(t: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (t - now).to_std().unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
