@@ -5,18 +5,18 @@ use std::time::{Duration, Instant};
 
 use sotto_server::check::{Agreement, check_pharmacy};
 
-use crate::TestApp;
-
 /// Waits up to `within` for the counter at `counter_url` (e.g. `counter.url("")`) to show every person's server code and to have applied
 /// every committed change (and reported everything it holds); returns the agreeing report and
 /// how long it took. Panics with the last report if they never agree.
 pub async fn wait_until_agreed(
-    app: &TestApp,
+    database_url: &str,
     pharmacy_id: &str,
     counter_url: &str,
     within: Duration,
 ) -> (Agreement, Duration) {
-    let store = app.db().await;
+    let store = sotto_server::db::Store::connect(database_url)
+        .await
+        .expect("connect to the server's database");
     let started = Instant::now();
     let report = loop {
         let report = check_pharmacy(&store, pharmacy_id, Some(counter_url))

@@ -93,13 +93,27 @@ impl Mosquitto {
     /// Regenerates the password and ACL files from the server's database, as an operator does
     /// after enrolling a pharmacy, and tells Mosquitto to reload them.
     pub async fn configure(&self, app: &TestApp) {
-        let (ok, out) = app
-            .admin_cli(Admin::MosquittoConfig {
+        self.configure_with(&app.config).await;
+    }
+
+    /// As [`Mosquitto::configure`], for a server known only by its configuration (a server
+    /// running as a separate process).
+    pub async fn configure_with(&self, config: &sotto_server::Config) {
+        let mut out = Vec::new();
+        let result = sotto_server::cli::run_admin(
+            config,
+            Admin::MosquittoConfig {
                 password_file: self.dir.path().join("passwords"),
                 acl_file: self.dir.path().join("acl"),
-            })
-            .await;
-        assert!(ok, "{out}");
+            },
+            &mut out,
+        )
+        .await;
+        assert!(
+            matches!(result, Ok(code) if code == std::process::ExitCode::SUCCESS),
+            "{result:?} {}",
+            String::from_utf8_lossy(&out)
+        );
         let pid = self.child.as_ref().expect("running").id();
         let status = Command::new("kill")
             .args(["-HUP", &pid.to_string()])

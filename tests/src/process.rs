@@ -37,8 +37,13 @@ fn binary(name: &str) -> PathBuf {
 impl ServerProcess {
     /// Starts the server on `database_url` with an embedded broker, waiting until it is healthy.
     pub async fn start(database_url: &str) -> ServerProcess {
+        Self::start_with(database_url, None).await
+    }
+
+    /// On an external broker (`SOTTO_MQTT_URL`) when `mqtt_url` is given, else the embedded one.
+    pub async fn start_with(database_url: &str, mqtt_url: Option<String>) -> ServerProcess {
         let (http_port, broker_port) = (free_port(), free_port());
-        let env = vec![
+        let mut env: Vec<(String, String)> = vec![
             ("SOTTO_DATABASE_URL".into(), database_url.to_string()),
             ("SOTTO_HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")),
             (
@@ -48,6 +53,9 @@ impl ServerProcess {
             ("SOTTO_HEARTBEAT_SECS".into(), "1".into()),
             ("RUST_LOG".into(), "warn".into()),
         ];
+        if let Some(url) = mqtt_url {
+            env.push(("SOTTO_MQTT_URL".into(), url));
+        }
         let mut p = ServerProcess {
             child: None,
             env,

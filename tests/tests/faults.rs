@@ -3,8 +3,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sotto_tests::Backend;
+use sotto_tests::agreement::wait_until_agreed;
 use sotto_tests::counter::{Counter, Enrolled};
+use sotto_tests::mosquitto::Mosquitto;
 use sotto_tests::process::ServerProcess;
+use sotto_tests::push::BrokerKind;
 use sotto_tests::{TestDb, prescription_body, service_user_body};
 
 const PEOPLE: usize = 10;
@@ -21,12 +25,18 @@ async fn post(
     Ok((status, res.json().await.unwrap_or(Value::Null)))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_killed_mid_burst_loses_no_change() {
-    let db = TestDb::new(sotto_tests::Backend::Sqlite).await;
+sotto_tests::on_all_setups!(the_server_killed_mid_burst_loses_no_change);
+
+async fn the_server_killed_mid_burst_loses_no_change(kind: BrokerKind, backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mosquitto = match kind {
+        BrokerKind::Embedded => None,
+        BrokerKind::Mosquitto => Some(Mosquitto::start().await),
+    };
     let mut out = Vec::new();
     let config = sotto_server::Config {
         database_url: db.url.clone(),
+        mqtt_url: mosquitto.as_ref().map(|m| m.server_url()),
         ..sotto_server::Config::default()
     };
     sotto_server::cli::run_admin(
@@ -43,7 +53,8 @@ async fn the_server_killed_mid_burst_loses_no_change() {
     .unwrap();
     let admin: Value = serde_json::from_slice(&out).unwrap();
     let admin = admin["token"].as_str().unwrap().to_string();
-    let mut server = ServerProcess::start(&db.url).await;
+    let mut server = ServerProcess::start_with(&db.url, config.mqtt_url.clone()).await;
+    let broker_port = mosquitto.as_ref().map_or(server.broker_port, |m| m.port);
     let http = reqwest::Client::new();
 
     // A pharmacy, staff and ten people on daily supervised prescriptions.
@@ -62,6 +73,9 @@ async fn the_server_killed_mid_burst_loses_no_change() {
         mqtt_password: ph["mqtt_password"].as_str().unwrap().into(),
         server_key: ph["server_public_key"].as_str().unwrap().into(),
     };
+    if let Some(m) = &mosquitto {
+        m.configure_with(&config).await;
+    }
     let staff =
         |role: &str| json!({"name": role, "email": format!("{role}@service.test"), "role": role});
     let (_, kw) = post(
@@ -109,7 +123,7 @@ async fn the_server_killed_mid_burst_loses_no_change() {
         .unwrap();
         people.push((reference, id));
     }
-    let counter = Counter::start(&pharmacy, server.broker_port, Duration::from_secs(3600)).await;
+    let counter = Counter::start(&pharmacy, broker_port, Duration::from_secs(3600)).await;
     counter
         .wait_for_code("SU-7000", "A", Duration::from_secs(20))
         .await;
@@ -187,7 +201,7 @@ async fn the_server_killed_mid_burst_loses_no_change() {
         }
     }
     println!(
-        "faults: server SIGKILLed after {} of {CHANGES} changes with {unsent_at_kill} messages not yet \
+        "faults: server on {kind:?}/{backend:?} SIGKILLed after {} of {CHANGES} changes with {unsent_at_kill} messages not yet \
          acknowledged by the broker; {acknowledged} changes acknowledged; server seq {server_seq} = counter \
          seq; people disagreeing: {lost}; took {:?}",
         rounds / 3 * PEOPLE,
@@ -195,6 +209,14 @@ async fn the_server_killed_mid_burst_loses_no_change() {
     );
     assert_eq!(lost, 0, "client and server disagree after the crash");
     store.close().await;
+    let (report, _) = wait_until_agreed(
+        &db.url,
+        &pharmacy.id,
+        &counter.url(""),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(report.agree && report.disagreements.is_empty());
 }
 
 async fn post_get(http: &reqwest::Client, url: String, token: &str) -> (u16, Value) {
@@ -213,14 +235,38 @@ async fn unsent(url: &str) -> i64 {
     sqlx::Row::get(&row, "n")
 }
 
+/// Generates a test per broker from `async fn NAME(kind)`.
+macro_rules! on_both_brokers_only {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_broker {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::BrokerKind::Embedded).await; } )*
+        }
+        mod mosquitto_broker {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::BrokerKind::Mosquitto).await; } )*
+        }
+    };
+}
+
 /// How long the database stays down.
 const OUTAGE: Duration = Duration::from_secs(30);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn while_postgresql_is_down_the_api_answers_503_and_recovers_by_itself() {
+on_both_brokers_only!(while_postgresql_is_down_the_api_answers_503_and_recovers_by_itself);
+
+async fn while_postgresql_is_down_the_api_answers_503_and_recovers_by_itself(kind: BrokerKind) {
     let pg = sotto_tests::pg_cluster::PgCluster::start();
-    let app = sotto_tests::TestApp::spawn_on(TestDb::external(pg.url()), |_| {}).await;
+    let mosquitto = match kind {
+        BrokerKind::Embedded => None,
+        BrokerKind::Mosquitto => Some(Mosquitto::start().await),
+    };
+    let mqtt_url = mosquitto.as_ref().map(|m| m.server_url());
+    let app =
+        sotto_tests::TestApp::spawn_on(TestDb::external(pg.url()), |c| c.mqtt_url = mqtt_url).await;
     let w = app.world().await;
+    if let Some(m) = &mosquitto {
+        m.configure(&app).await;
+    }
     let holds = format!("/api/v1/service-users/{}/holds", w.service_user);
     let (status, hold) = app
         .post(&w.keyworker.token, &holds, json!({"reason": "before"}))
@@ -286,8 +332,25 @@ async fn while_postgresql_is_down_the_api_answers_503_and_recovers_by_itself() {
     );
     let (ok, out) = app.admin_cli(sotto_server::cli::Admin::VerifyAudit).await;
     assert!(ok, "{out}");
+    // The relay resumed by itself: every change committed for the pharmacy reached the broker.
+    let store = app.db().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let report = sotto_server::check::check_pharmacy(&store, &w.pharmacy, None)
+            .await
+            .unwrap();
+        if report.agree {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "outbox never drained: {report:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    store.close().await;
     println!(
-        "faults: PostgreSQL down {OUTAGE:?}: {requests} writes tried, {unavailable} answered 503, other {:?}; \
+        "faults: PostgreSQL down {OUTAGE:?} ({kind:?} broker): {requests} writes tried, {unavailable} answered 503, other {:?}; \
          acknowledged writes lost: 0; API back {recovered:?} after the database",
         other.iter().map(|o| o.0).collect::<Vec<_>>()
     );

@@ -59,7 +59,13 @@ async fn the_client_killed_mid_supply_burst_stores_each_supply_once(
         references.push(reference);
     }
     let mut client = PharmacyProcess::start(&pharmacy, w.broker_port()).await;
-    wait_until_agreed(&w.app, &pharmacy.id, &client.url(""), RECOVERY).await;
+    wait_until_agreed(
+        &w.app.config.database_url,
+        &pharmacy.id,
+        &client.url(""),
+        RECOVERY,
+    )
+    .await;
     let http = reqwest::Client::new();
     let supplies_url = client.url("/api/supplies"); // the same port after a restart
     let supply = |reference: &str| {
@@ -118,7 +124,13 @@ async fn the_client_killed_mid_supply_burst_stores_each_supply_once(
     }
     assert_eq!(recorded + already, PEOPLE);
 
-    let (report, took) = wait_until_agreed(&w.app, &pharmacy.id, &client.url(""), RECOVERY).await;
+    let (report, took) = wait_until_agreed(
+        &w.app.config.database_url,
+        &pharmacy.id,
+        &client.url(""),
+        RECOVERY,
+    )
+    .await;
     let store = w.app.db().await;
     let count = |sql: &'static str| {
         let store = &store;

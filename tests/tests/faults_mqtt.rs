@@ -61,8 +61,13 @@ async fn a_broker_restart_mid_burst_loses_no_change(kind: BrokerKind, backend: B
     assert_eq!(made, BURST);
     assert!(open.is_some(), "the burst ends with a hold in place");
 
-    let (report, took) =
-        wait_until_agreed(&w.app, &w.pharmacy.id, &counter.url(""), RECOVERY).await;
+    let (report, took) = wait_until_agreed(
+        &w.app.config.database_url,
+        &w.pharmacy.id,
+        &counter.url(""),
+        RECOVERY,
+    )
+    .await;
     let (_, status) = counter.status(REFERENCE).await;
     assert_eq!(status["code"], "D", "the last change of the burst shows");
     println!(
@@ -143,8 +148,13 @@ async fn a_network_cut_longer_than_the_keep_alive_heals_by_itself(
     );
 
     proxy.heal();
-    let (report, took) =
-        wait_until_agreed(&w.app, &w.pharmacy.id, &counter.url(""), RECOVERY).await;
+    let (report, took) = wait_until_agreed(
+        &w.app.config.database_url,
+        &w.pharmacy.id,
+        &counter.url(""),
+        RECOVERY,
+    )
+    .await;
     // Messages the broker queued during the cut carry their old send times: only the next
     // heartbeat confirms the data as current again.
     counter
