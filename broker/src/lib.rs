@@ -117,18 +117,18 @@ impl Broker {
         let local_addr = listener
             .local_addr()
             .map_err(|e| BrokerError::Other(format!("{e:#}")))?;
-        let tls_listener = match &config.tls {
-            Some(t) => Some(tls::bind(t).await.map_err(|source| BrokerError::TlsBind {
-                addr: t.addr,
-                source,
-            })?),
-            None => None,
-        };
-        let local_tls_addr = match &tls_listener {
-            Some(l) => Some(
-                l.local_addr()
-                    .map_err(|e| BrokerError::Other(e.to_string()))?,
-            ),
+        // Bound now, so a taken TLS port fails start-up before anything runs, like the plain one.
+        let tls = match config.tls.clone() {
+            Some(t) => {
+                let listener = tls::bind(&t).await.map_err(|source| BrokerError::TlsBind {
+                    addr: t.addr,
+                    source,
+                })?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| BrokerError::Other(e.to_string()))?;
+                Some((listener, addr, t))
+            }
             None => None,
         };
 
@@ -150,13 +150,11 @@ impl Broker {
             }
         });
         tracing::info!(%local_addr, "embedded MQTT broker listening");
-        let tls_task = match (tls_listener, config.tls) {
-            (Some(listener), Some(tls)) => {
-                tracing::info!(addr = ?local_tls_addr, "embedded MQTT broker listening (TLS)");
-                Some(tokio::spawn(tls::serve(listener, tls, local_addr)))
-            }
-            _ => None,
-        };
+        let local_tls_addr = tls.as_ref().map(|(_, addr, _)| *addr);
+        let tls_task = tls.map(|(listener, addr, t)| {
+            tracing::info!(%addr, "embedded MQTT broker listening (TLS)");
+            tokio::spawn(tls::serve(listener, t, local_addr))
+        });
         Ok(Broker {
             local_addr,
             scx,
