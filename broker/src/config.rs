@@ -5,6 +5,7 @@
 //! overnight- or weekend-offline pharmacy's backlog, so every one of them is set here.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmqtt::net::Builder;
@@ -25,6 +26,18 @@ pub struct BrokerConfig {
     pub message_expiry: Duration,
     /// Largest MQTT packet accepted, in bytes; snapshots can be large.
     pub max_packet_size: u32,
+    /// A second listener, for MQTT over TLS, beside the plain one. `None`: plain only.
+    pub tls: Option<BrokerTls>,
+}
+
+/// Where and with which certificate to accept MQTT over TLS.
+#[derive(Debug, Clone)]
+pub struct BrokerTls {
+    /// Port 0 picks a free port (see [`crate::Broker::local_tls_addr`]).
+    pub addr: SocketAddr,
+    /// Certificate, key and crypto provider, built by the caller (so the caller's provider is
+    /// the only one in the process).
+    pub server_config: Arc<tokio_rustls::rustls::ServerConfig>,
 }
 
 const WEEK: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -37,6 +50,7 @@ impl Default for BrokerConfig {
             session_expiry: WEEK,
             message_expiry: WEEK,
             max_packet_size: 4 * 1024 * 1024,
+            tls: None,
         }
     }
 }

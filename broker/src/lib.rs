@@ -19,6 +19,7 @@ mod acl;
 mod config;
 mod hooks;
 mod shared_sub;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,7 +32,9 @@ use rmqtt::server::MqttServer;
 use tokio::task::JoinHandle;
 
 pub use acl::pharmacy_client_id;
-pub use config::BrokerConfig;
+pub use config::{BrokerConfig, BrokerTls};
+/// The rustls the TLS listener is built on (for [`BrokerTls::server_config`]).
+pub use tokio_rustls::rustls;
 
 /// Who a connecting client is, decided by the server's own records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +72,16 @@ pub enum BrokerError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// The TLS address could not be bound.
+    #[error(
+        "cannot listen for MQTT over TLS on {addr}: {source} (is the port taken? set SOTTO_MQTT_EMBEDDED_TLS_ADDR)"
+    )]
+    TlsBind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
     /// Anything else rmqtt reported.
     #[error("embedded broker failed: {0}")]
     Other(String),
@@ -80,6 +93,10 @@ pub struct Broker {
     scx: ServerContext,
     /// The accept loop; it owns the listening socket, so aborting it frees the port.
     accept_task: Option<JoinHandle<()>>,
+    /// Where the TLS listener is bound, if there is one.
+    local_tls_addr: Option<SocketAddr>,
+    /// The TLS accept loop and its relays; aborting it frees the port and closes them.
+    tls_task: Option<JoinHandle<()>>,
 }
 
 /// How long [`Broker::shutdown`] keeps disconnecting clients (a handshake that was in flight
@@ -100,6 +117,20 @@ impl Broker {
         let local_addr = listener
             .local_addr()
             .map_err(|e| BrokerError::Other(format!("{e:#}")))?;
+        // Bound now, so a taken TLS port fails start-up before anything runs, like the plain one.
+        let tls = match config.tls.clone() {
+            Some(t) => {
+                let listener = tls::bind(&t).await.map_err(|source| BrokerError::TlsBind {
+                    addr: t.addr,
+                    source,
+                })?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| BrokerError::Other(e.to_string()))?;
+                Some((listener, addr, t))
+            }
+            None => None,
+        };
 
         // Each broker has its own context (sessions, routes, hooks), so several can run in one
         // process. The busy check is off: it samples process-wide CPU load, refuses CONNECTs
@@ -119,10 +150,17 @@ impl Broker {
             }
         });
         tracing::info!(%local_addr, "embedded MQTT broker listening");
+        let local_tls_addr = tls.as_ref().map(|(_, addr, _)| *addr);
+        let tls_task = tls.map(|(listener, addr, t)| {
+            tracing::info!(%addr, "embedded MQTT broker listening (TLS)");
+            tokio::spawn(tls::serve(listener, t, local_addr))
+        });
         Ok(Broker {
             local_addr,
             scx,
             accept_task: Some(accept_task),
+            local_tls_addr,
+            tls_task,
         })
     }
 
@@ -131,9 +169,18 @@ impl Broker {
         self.local_addr
     }
 
+    /// Where MQTT over TLS is accepted (with the real port), if [`BrokerConfig::tls`] was set.
+    pub fn local_tls_addr(&self) -> Option<SocketAddr> {
+        self.local_tls_addr
+    }
+
     /// Stops accepting, disconnects clients, frees the port. After it returns, a new Broker can
     /// bind the same address. Queued messages and persistent sessions are discarded.
     pub async fn shutdown(mut self) {
+        if let Some(task) = self.tls_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
         if let Some(task) = self.accept_task.take() {
             task.abort();
             // Awaiting the aborted task guarantees the listener has been dropped.
@@ -149,6 +196,9 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        if let Some(task) = self.tls_task.take() {
+            task.abort();
+        }
         if let Some(task) = self.accept_task.take() {
             task.abort();
         }

@@ -11,8 +11,10 @@ use std::time::Duration;
 pub struct Config {
     /// The pharmacy's id at the server: names its MQTT topics and its client id.
     pub pharmacy_id: String,
-    /// `mqtt://host:port` of the broker.
+    /// `mqtt://host:port` of the broker, or `mqtts://host:port` for TLS.
     pub mqtt_url: String,
+    /// A private CA (PEM) to trust for `mqtts://`, beside the system's roots.
+    pub mqtt_ca_file: Option<PathBuf>,
     pub mqtt_username: String,
     /// Secret: never shown by `Debug` or logged.
     pub mqtt_password: String,
@@ -44,6 +46,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("pharmacy_id", &self.pharmacy_id)
             .field("mqtt_url", &self.mqtt_url)
+            .field("mqtt_ca_file", &self.mqtt_ca_file)
             .field("mqtt_username", &self.mqtt_username)
             .field("mqtt_password", &"[redacted]")
             .field("data_dir", &self.data_dir)
@@ -119,6 +122,7 @@ impl Config {
             server_key,
             pharmacy_id,
             mqtt_url,
+            mqtt_ca_file: get("SOTTO_MQTT_CA_FILE").map(PathBuf::from),
             mqtt_username,
             mqtt_password,
             data_dir: get("SOTTO_DATA_DIR")
@@ -139,16 +143,28 @@ fn check_pharmacy_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `mqtt://host:port` (port defaults to 1883) → host and port. TLS is not built in yet, so
-/// `mqtts://` is refused plainly rather than silently sent in clear.
-pub(crate) fn parse_mqtt_url(url: &str) -> Result<(String, u16), String> {
-    if url.starts_with("mqtts://") {
-        return Err("mqtts:// (TLS) is not supported by this build yet; use mqtt://".into());
-    }
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| format!("{url:?} should look like mqtt://127.0.0.1:1883"))?;
+/// Where the broker is, and whether to speak TLS to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BrokerUrl {
+    pub host: String,
+    pub port: u16,
+    /// `mqtts://`.
+    pub tls: bool,
+}
+
+/// `mqtt://host:port` (port defaults to 1883) or `mqtts://host:port` (TLS; port defaults to 8883).
+pub(crate) fn parse_mqtt_url(url: &str) -> Result<BrokerUrl, String> {
+    let hint = || format!("{url:?} should look like mqtt://127.0.0.1:1883 or mqtts://host:8883");
+    let (tls, rest) = match url.strip_prefix("mqtts://") {
+        Some(rest) => (true, rest),
+        None => (
+            false,
+            url.strip_prefix("mqtt://")
+                .or_else(|| url.strip_prefix("tcp://"))
+                .ok_or_else(hint)?,
+        ),
+    };
+    let default_port = if tls { 8883 } else { 1883 };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let (host, port) = match rest.rsplit_once(':') {
         // An IPv6 literal without a port ("[::1]") has colons but ends with ']'.
@@ -158,13 +174,17 @@ pub(crate) fn parse_mqtt_url(url: &str) -> Result<(String, u16), String> {
                 .map_err(|_| format!("{port:?} is not a port number"))?;
             (host, port)
         }
-        _ => (rest, 1883),
+        _ => (rest, default_port),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || host.contains('/') {
-        return Err(format!("{url:?} should look like mqtt://127.0.0.1:1883"));
+        return Err(hint());
     }
-    Ok((host.to_string(), port))
+    Ok(BrokerUrl {
+        host: host.to_string(),
+        port,
+        tls,
+    })
 }
 
 /// `90s`, `15m`, `2h` → a positive duration.
@@ -241,10 +261,37 @@ mod tests {
         assert!(parse_duration("0m").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
-        assert_eq!(parse_mqtt_url("mqtt://h:1884"), Ok(("h".into(), 1884)));
-        assert_eq!(parse_mqtt_url("mqtt://h"), Ok(("h".into(), 1883)));
-        assert_eq!(parse_mqtt_url("mqtt://[::1]:9"), Ok(("::1".into(), 9)));
-        assert!(parse_mqtt_url("mqtts://h:8883").is_err());
+        let at = |host: &str, port, tls| {
+            Ok(BrokerUrl {
+                host: host.into(),
+                port,
+                tls,
+            })
+        };
+        assert_eq!(parse_mqtt_url("mqtt://h:1884"), at("h", 1884, false));
+        assert_eq!(parse_mqtt_url("mqtt://h"), at("h", 1883, false));
+        assert_eq!(parse_mqtt_url("mqtt://[::1]:9"), at("::1", 9, false));
         assert!(parse_mqtt_url("http://h").is_err());
+    }
+
+    #[test]
+    fn mqtts_means_tls_on_port_8883_unless_given() {
+        assert_eq!(
+            parse_mqtt_url("mqtts://h"),
+            Ok(BrokerUrl {
+                host: "h".into(),
+                port: 8883,
+                tls: true
+            })
+        );
+        assert_eq!(parse_mqtt_url("mqtts://h:9883").map(|u| u.port), Ok(9883));
+        let mut pairs = IDENTITY.to_vec();
+        pairs.push(("SOTTO_MQTT_URL", "mqtts://broker.example"));
+        pairs.push(("SOTTO_MQTT_CA_FILE", "/etc/sotto/ca.pem"));
+        let config = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(
+            config.mqtt_ca_file,
+            Some(PathBuf::from("/etc/sotto/ca.pem"))
+        );
     }
 }

@@ -43,6 +43,8 @@ const CLOSE_CHECK_EVERY: Duration = Duration::from_secs(20);
 /// A client ready to run: store open, HTTP port bound.
 pub struct PharmacyClient {
     config: Config,
+    /// For an `mqtts://` broker: what we trust.
+    mqtt_tls: Option<Arc<rustls::ClientConfig>>,
     store: store::Store,
     listener: TcpListener,
     http_addr: SocketAddr,
@@ -54,10 +56,16 @@ impl PharmacyClient {
     /// Opens/creates the local store (`data_dir/client.db`, migrations embedded) and binds
     /// HTTP. Does not need the broker: the counter answers from the store until it connects.
     pub async fn build(config: Config) -> anyhow::Result<PharmacyClient> {
-        // Checked here so a bad URL fails at start-up, not later in a background task.
-        config::parse_mqtt_url(&config.mqtt_url)
+        // Checked here so a bad URL or CA file fails at start-up, not later in a background task.
+        let url = config::parse_mqtt_url(&config.mqtt_url)
             .map_err(anyhow::Error::msg)
             .context("SOTTO_MQTT_URL is not valid")?;
+        // Err: a provider is already installed (the server's demo runs us in its process).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mqtt_tls = url
+            .tls
+            .then(|| mqtt::tls::client_config(config.mqtt_ca_file.as_deref()))
+            .transpose()?;
         let store = store::Store::open(&config.data_dir)
             .await
             .with_context(|| {
@@ -74,6 +82,7 @@ impl PharmacyClient {
             .context("Failed to read the bound address")?;
         Ok(PharmacyClient {
             config,
+            mqtt_tls,
             store,
             listener,
             http_addr,
@@ -108,6 +117,7 @@ impl PharmacyClient {
         let tracker = TaskTracker::new();
         mqtt::spawn(
             &self.config,
+            self.mqtt_tls.clone(),
             self.store.clone(),
             link.clone(),
             self.clock.clone(),

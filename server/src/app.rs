@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -13,11 +14,14 @@ use crate::config::Config;
 use crate::db::Store;
 use crate::http::{self, AppState};
 use crate::sync::{self, SyncHandle};
+use crate::tls::listener::TlsListener;
 
 pub struct Application {
     /// Mail worker and schedulers (the MQTT side has its own).
     tasks: TaskTracker,
     listener: TcpListener,
+    /// Set when `SOTTO_TLS_CERT`/`KEY` are: HTTPS on `listener`.
+    https: Option<Arc<rustls::ServerConfig>>,
     state: AppState,
     sync: SyncHandle,
     /// Stops the background tasks once the HTTP server has drained.
@@ -28,6 +32,13 @@ impl Application {
     /// Connects to the database (migrating it), binds the HTTP listener, starts the embedded
     /// broker (unless an external one is configured) and the MQTT link.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        crate::tls::install_crypto_provider();
+        // Before anything else, so a bad certificate stops start-up with nothing half-started.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(crate::tls::ServerTls::load)
+            .transpose()?;
         let store = Store::connect(&config.database_url).await?;
         let listener = TcpListener::bind(config.http_addr).await.with_context(|| {
             format!(
@@ -38,7 +49,8 @@ impl Application {
         let tasks_stop = CancellationToken::new();
         let mail = mail_config(&config);
         mail.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let sync = sync::start(&config, store.clone(), tasks_stop.clone()).await?;
+        let broker_tls = tls.as_ref().map(|t| t.mqtt.clone());
+        let sync = sync::start(&config, store.clone(), broker_tls, tasks_stop.clone()).await?;
         let tasks = TaskTracker::new();
         tasks.spawn(crate::email::worker::run(
             store.clone(),
@@ -56,6 +68,7 @@ impl Application {
         Ok(Application {
             tasks,
             listener,
+            https: tls.map(|t| t.http),
             state: AppState {
                 store,
                 config: Arc::new(config),
@@ -86,6 +99,11 @@ impl Application {
         self.sync.broker_addr
     }
 
+    /// Where pharmacies reach the embedded broker over TLS (with a certificate configured).
+    pub fn broker_tls_addr(&self) -> Option<SocketAddr> {
+        self.sync.broker_tls_addr
+    }
+
     /// The server's own broker endpoint and credentials.
     pub fn broker_endpoint(&self) -> &crate::sync::link::Endpoint {
         &self.sync.endpoint
@@ -104,13 +122,25 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let router = http::router(self.state);
-        tracing::info!(addr = %self.listener.local_addr()?, "sotto-server listening");
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let addr = self.listener.local_addr()?;
+        let served = match self.https {
+            None => {
+                tracing::info!(%addr, "sotto-server listening (HTTP)");
+                axum::serve(self.listener, service)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+            }
+            Some(tls) => {
+                tracing::info!(%addr, "sotto-server listening (HTTPS)");
+                // `tap_io`: axum provides `ConnectInfo<SocketAddr>` for any tapped listener whose
+                // address is a SocketAddr (the orphan rule keeps us from providing it for ours).
+                let listener = TlsListener::new(self.listener, tls)?.tap_io(|_| {});
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+            }
+        }
         .context("HTTP server failed");
         self.tasks_stop.cancel();
         self.tasks.close();

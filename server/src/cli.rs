@@ -183,10 +183,10 @@ pub async fn run_admin(
                 .mqtt_url
                 .as_deref()
                 .context("SOTTO_MQTT_URL must name the server's broker user, e.g. mqtt://sotto-server:PASSWORD@host:1883")?;
-            let endpoint = crate::sync::parse_mqtt_url(url, &config.mqtt_client_id)?;
+            let endpoint = crate::sync::parse_mqtt_url(url)?;
             let (Some(user), Some(password)) = (endpoint.username, endpoint.password) else {
                 anyhow::bail!(
-                    "SOTTO_MQTT_URL must include the server's user and password (mqtt://user:password@host)"
+                    "SOTTO_MQTT_URL must include the server's user and password (mqtt://user:password@host or mqtts://...)"
                 );
             };
             let files = crate::sync::mosquitto::files(store.pool(), &user, &password).await?;

@@ -18,6 +18,13 @@ pub struct Config {
     pub mqtt_url: Option<String>,
     /// Where the embedded broker listens.
     pub mqtt_embedded_addr: SocketAddr,
+    /// Where the embedded broker accepts MQTT over TLS; used only when `tls` is set.
+    pub mqtt_embedded_tls_addr: SocketAddr,
+    /// A private CA (PEM) trusted for an `mqtts://` broker, beside the system's roots.
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// The server's certificate and key: HTTPS on `http_addr`, and a TLS listener on the
+    /// embedded broker. `None`: plain HTTP and plain MQTT only.
+    pub tls: Option<TlsFiles>,
     /// Client id on the broker; must be unique per server instance.
     pub mqtt_client_id: String,
     /// How often every pharmacy is told "still here, latest seq is N".
@@ -55,6 +62,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             mqtt_url: None,
             mqtt_embedded_addr: ([127, 0, 0, 1], 1883).into(),
+            mqtt_embedded_tls_addr: ([127, 0, 0, 1], 8883).into(),
+            mqtt_ca_file: None,
+            tls: None,
             mqtt_client_id: "sotto-server".into(),
             heartbeat_interval: std::time::Duration::from_secs(30),
             service_phone: None,
@@ -73,6 +83,13 @@ impl Default for Config {
             mail_outbox: "./outbox".into(),
         }
     }
+}
+
+/// PEM files: the certificate chain (server certificate first) and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A configuration value that could not be read, naming the variable.
@@ -104,6 +121,17 @@ impl Config {
         if let Some(v) = non_empty("SOTTO_MQTT_EMBEDDED_ADDR") {
             c.mqtt_embedded_addr = parse_addr("SOTTO_MQTT_EMBEDDED_ADDR", &v)?;
         }
+        c.tls = tls_files(non_empty("SOTTO_TLS_CERT"), non_empty("SOTTO_TLS_KEY"))?;
+        if let Some(v) = non_empty("SOTTO_MQTT_EMBEDDED_TLS_ADDR") {
+            if c.tls.is_none() {
+                return Err(ConfigError {
+                    var: "SOTTO_MQTT_EMBEDDED_TLS_ADDR",
+                    message: "needs SOTTO_TLS_CERT and SOTTO_TLS_KEY".into(),
+                });
+            }
+            c.mqtt_embedded_tls_addr = parse_addr("SOTTO_MQTT_EMBEDDED_TLS_ADDR", &v)?;
+        }
+        c.mqtt_ca_file = non_empty("SOTTO_MQTT_CA_FILE").map(PathBuf::from);
         if let Some(v) = non_empty("SOTTO_MQTT_CLIENT_ID") {
             c.mqtt_client_id = v;
         }
@@ -117,7 +145,10 @@ impl Config {
         c.service_phone = non_empty("SOTTO_SERVICE_PHONE");
         match non_empty("SOTTO_PUBLIC_URL") {
             Some(v) => c.public_url = v.trim_end_matches('/').to_string(),
-            None => c.public_url = format!("http://{}", c.http_addr),
+            None => {
+                let scheme = if c.tls.is_some() { "https" } else { "http" };
+                c.public_url = format!("{scheme}://{}", c.http_addr);
+            }
         }
         c.service_email = non_empty("SOTTO_SERVICE_EMAIL");
         if let Some(v) = non_empty("SOTTO_SERVICE_TIMEZONE") {
@@ -156,6 +187,25 @@ impl Config {
     }
 }
 
+/// Both or neither: a certificate without its key (or the reverse) is a mistake, not "no TLS".
+fn tls_files(cert: Option<String>, key: Option<String>) -> Result<Option<TlsFiles>, ConfigError> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError {
+            var: "SOTTO_TLS_KEY",
+            message: "must be set with SOTTO_TLS_CERT (the certificate's private key, PEM)".into(),
+        }),
+        (None, Some(_)) => Err(ConfigError {
+            var: "SOTTO_TLS_CERT",
+            message: "must be set with SOTTO_TLS_KEY (the certificate chain, PEM)".into(),
+        }),
+    }
+}
+
 fn parse_addr(var: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
     v.parse().map_err(|_| ConfigError {
         var,
@@ -171,6 +221,9 @@ impl std::fmt::Debug for Config {
             .field("http_addr", &self.http_addr)
             .field("mqtt_url", &self.mqtt_url.as_deref().map(redact_url))
             .field("mqtt_embedded_addr", &self.mqtt_embedded_addr)
+            .field("mqtt_embedded_tls_addr", &self.mqtt_embedded_tls_addr)
+            .field("mqtt_ca_file", &self.mqtt_ca_file)
+            .field("tls", &self.tls)
             .field("mqtt_client_id", &self.mqtt_client_id)
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
@@ -204,6 +257,46 @@ mod tests {
         let err = Config::from_lookup(|k| (k == "SOTTO_HTTP_ADDR").then(|| "nowhere".into()))
             .unwrap_err();
         assert_eq!(err.var, "SOTTO_HTTP_ADDR");
+    }
+
+    fn lookup(pairs: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs = pairs.to_vec();
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_names_the_missing_variable() {
+        let err =
+            Config::from_lookup(lookup(&[("SOTTO_TLS_CERT", "/etc/sotto/cert.pem")])).unwrap_err();
+        assert_eq!(err.var, "SOTTO_TLS_KEY");
+        let err =
+            Config::from_lookup(lookup(&[("SOTTO_TLS_KEY", "/etc/sotto/key.pem")])).unwrap_err();
+        assert_eq!(err.var, "SOTTO_TLS_CERT");
+    }
+
+    #[test]
+    fn with_a_certificate_links_in_mail_default_to_https() {
+        let c = Config::from_lookup(lookup(&[
+            ("SOTTO_TLS_CERT", "cert.pem"),
+            ("SOTTO_TLS_KEY", "key.pem"),
+            ("SOTTO_MQTT_EMBEDDED_TLS_ADDR", "0.0.0.0:8883"),
+        ]))
+        .unwrap();
+        assert_eq!(c.public_url, "https://127.0.0.1:8080");
+        assert_eq!(c.mqtt_embedded_tls_addr.port(), 8883);
+        assert_eq!(c.tls.unwrap().key, PathBuf::from("key.pem"));
+    }
+
+    #[test]
+    fn a_tls_broker_address_without_a_certificate_is_refused() {
+        let err = Config::from_lookup(lookup(&[("SOTTO_MQTT_EMBEDDED_TLS_ADDR", "0.0.0.0:8883")]))
+            .unwrap_err();
+        assert_eq!(err.var, "SOTTO_MQTT_EMBEDDED_TLS_ADDR");
     }
 
     #[test]

@@ -59,6 +59,7 @@ async fn start_counter(
     let client = sotto_pharmacy::PharmacyClient::build(sotto_pharmacy::Config {
         pharmacy_id: seeded.pharmacy_id.clone(),
         mqtt_url: format!("mqtt://127.0.0.1:{}", app.broker_addr().port()),
+        mqtt_ca_file: None,
         mqtt_username: seeded.mqtt_username.clone(),
         mqtt_password: seeded.mqtt_password.clone(),
         data_dir: dir.join("pharmacy"),

@@ -18,6 +18,7 @@ pub mod http;
 pub mod status;
 pub mod sync;
 pub mod telemetry;
+pub mod tls;
 pub mod values;
 
 pub use app::Application;

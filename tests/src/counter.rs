@@ -61,7 +61,8 @@ impl Counter {
         stale_after: Duration,
         clock: Option<Arc<TestClock>>,
     ) -> Counter {
-        Self::start_adjusted(pharmacy, broker_port, stale_after, clock, |_| {}).await
+        let url = format!("mqtt://127.0.0.1:{broker_port}");
+        Self::launch(pharmacy, url, None, stale_after, clock, |_| {}).await
     }
 
     /// As [`Counter::start_with_clock`], adjusting the configuration first (keep-alive, say).
@@ -72,10 +73,44 @@ impl Counter {
         clock: Option<Arc<TestClock>>,
         adjust: impl FnOnce(&mut Config),
     ) -> Counter {
+        let url = format!("mqtt://127.0.0.1:{broker_port}");
+        Self::launch(pharmacy, url, None, stale_after, clock, adjust).await
+    }
+
+    /// A client reaching its broker over TLS at `mqtts://{host}:{port}`, trusting `ca_file`
+    /// (beside the system's roots).
+    pub async fn start_tls(
+        pharmacy: &Enrolled,
+        host: &str,
+        port: u16,
+        ca_file: &std::path::Path,
+        stale_after: Duration,
+    ) -> Counter {
+        let url = format!("mqtts://{host}:{port}");
+        Self::launch(
+            pharmacy,
+            url,
+            Some(ca_file.to_path_buf()),
+            stale_after,
+            None,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn launch(
+        pharmacy: &Enrolled,
+        mqtt_url: String,
+        mqtt_ca_file: Option<PathBuf>,
+        stale_after: Duration,
+        clock: Option<Arc<TestClock>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Counter {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config {
             pharmacy_id: pharmacy.id.clone(),
-            mqtt_url: format!("mqtt://127.0.0.1:{broker_port}"),
+            mqtt_url,
+            mqtt_ca_file,
             mqtt_username: pharmacy.mqtt_username.clone(),
             mqtt_password: pharmacy.mqtt_password.clone(),
             data_dir: dir.path().to_path_buf(),

@@ -15,6 +15,7 @@ pub mod process;
 pub mod proxy;
 pub mod push;
 pub mod smtp;
+pub mod tls;
 
 use std::net::SocketAddr;
 
@@ -62,6 +63,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Where pharmacies reach the broker (embedded or external).
     pub broker_addr: SocketAddr,
+    /// The embedded broker's TLS listener (when the app has a certificate).
+    pub broker_tls_addr: Option<SocketAddr>,
     /// The server's own broker credentials (to play a forger or replay in tests).
     pub broker_endpoint: Option<sotto_server::sync::link::Endpoint>,
     pub client: reqwest::Client,
@@ -168,6 +171,7 @@ impl TestApp {
             database_url: db.url.clone(),
             http_addr: ([127, 0, 0, 1], 0).into(),
             mqtt_embedded_addr: ([127, 0, 0, 1], 0).into(),
+            mqtt_embedded_tls_addr: ([127, 0, 0, 1], 0).into(),
             ..Config::default()
         };
         adjust(&mut config);
@@ -193,6 +197,7 @@ impl TestApp {
         let mut app = TestApp {
             addr: ([127, 0, 0, 1], 0).into(),
             broker_addr: ([127, 0, 0, 1], 0).into(),
+            broker_tls_addr: None,
             broker_endpoint: None,
             client: reqwest::Client::new(),
             config,
@@ -214,10 +219,14 @@ impl TestApp {
             .expect("server builds");
         self.addr = server.local_addr();
         self.broker_addr = server.broker_addr();
+        self.broker_tls_addr = server.broker_tls_addr();
         self.broker_endpoint = Some(server.broker_endpoint().clone());
         self.config.http_addr = self.addr;
         if self.config.mqtt_url.is_none() {
             self.config.mqtt_embedded_addr = self.broker_addr;
+        }
+        if let Some(addr) = self.broker_tls_addr {
+            self.config.mqtt_embedded_tls_addr = addr;
         }
         self.shutdown = CancellationToken::new();
         let token = self.shutdown.clone();
@@ -234,8 +243,14 @@ impl TestApp {
         }
     }
 
+    /// `https://` when the app has a certificate (give it a `client` that trusts its CA).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{}", self.addr, path)
     }
 
     /// POSTs JSON; returns status and body (problem+json bodies included).

@@ -16,6 +16,8 @@ pub const SERVER_USER: &str = "sotto-server";
 pub struct Mosquitto {
     child: Option<Child>,
     pub port: u16,
+    /// The MQTT-over-TLS listener, if started with one.
+    pub tls_port: Option<u16>,
     pub server_password: String,
     dir: tempfile::TempDir,
 }
@@ -24,10 +26,16 @@ impl Mosquitto {
     /// Starts Mosquitto with only the server's user; call [`Mosquitto::configure`] after
     /// enrolling pharmacies.
     pub async fn start() -> Mosquitto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        Self::start_with(None).await
+    }
+
+    /// As [`Mosquitto::start`], with a TLS listener too, on the certificate of `pki`.
+    pub async fn start_with_tls(pki: &crate::tls::TestPki) -> Mosquitto {
+        Self::start_with(Some(pki)).await
+    }
+
+    async fn start_with(tls: Option<&crate::tls::TestPki>) -> Mosquitto {
+        let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let server_password = format!("pw-{}", uuid::Uuid::new_v4().simple());
         let passwords = format!(
@@ -40,16 +48,28 @@ impl Mosquitto {
             format!("user {SERVER_USER}\ntopic readwrite sotto/v1/#\n"),
         )
         .unwrap();
-        let conf = format!(
+        let mut conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npersistence false\n\
              password_file {pw}\nacl_file {acl}\nmax_queued_messages 100000\nset_tcp_nodelay true\n",
             pw = dir.path().join("passwords").display(),
             acl = dir.path().join("acl").display(),
         );
+        let tls_port = tls.map(|pki| {
+            let tls_port = free_port();
+            // The listener block docs/security.md gives operators.
+            conf.push_str(&format!(
+                "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+                pki.ca().display(),
+                pki.cert().display(),
+                pki.key().display(),
+            ));
+            tls_port
+        });
         std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
         let mut m = Mosquitto {
             child: None,
             port,
+            tls_port,
             server_password,
             dir,
         };
@@ -70,16 +90,9 @@ impl Mosquitto {
             .spawn()
             .expect("mosquitto is installed (apt-get install mosquitto)");
         self.child = Some(child);
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        for port in [Some(self.port), self.tls_port].into_iter().flatten() {
+            wait_for_port(port).await;
         }
-        panic!("mosquitto did not start on port {}", self.port);
     }
 
     /// The server's `SOTTO_MQTT_URL`.
@@ -87,6 +100,15 @@ impl Mosquitto {
         format!(
             "mqtt://{SERVER_USER}:{}@127.0.0.1:{}",
             self.server_password, self.port
+        )
+    }
+
+    /// The server's `SOTTO_MQTT_URL` over TLS (needs [`Mosquitto::start_with_tls`]).
+    pub fn server_tls_url(&self) -> String {
+        format!(
+            "mqtts://{SERVER_USER}:{}@127.0.0.1:{}",
+            self.server_password,
+            self.tls_port.expect("started with TLS")
         )
     }
 
@@ -146,4 +168,24 @@ impl Drop for Mosquitto {
             let _ = c.wait();
         }
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+async fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("mosquitto did not start on port {port}");
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::counter::{Counter, Enrolled};
 use crate::mosquitto::Mosquitto;
 use crate::smtp::Smtp;
+use crate::tls::TestPki;
 use crate::{Backend, Staff, TestApp, service_user_body};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +89,37 @@ impl PushWorld {
 
     /// On a chosen database, with the prescription starting `started_days_ago`.
     pub async fn start_on(kind: BrokerKind, backend: Backend, started_days_ago: i64) -> PushWorld {
+        Self::start_full(kind, backend, started_days_ago, None).await
+    }
+
+    /// Everything over TLS with `pki`'s certificate: HTTPS, and the embedded broker's TLS
+    /// listener or a Mosquitto TLS listener (which the server's own link then uses too).
+    pub async fn start_tls(kind: BrokerKind, pki: &TestPki) -> PushWorld {
+        Self::start_full(kind, Backend::Sqlite, 1, Some(pki)).await
+    }
+
+    async fn start_full(
+        kind: BrokerKind,
+        backend: Backend,
+        started_days_ago: i64,
+        tls: Option<&TestPki>,
+    ) -> PushWorld {
         let smtp = Smtp::start();
-        let mosquitto = match kind {
-            BrokerKind::Embedded => None,
-            BrokerKind::Mosquitto => Some(Mosquitto::start().await),
+        let mosquitto = match (kind, tls) {
+            (BrokerKind::Embedded, _) => None,
+            (BrokerKind::Mosquitto, None) => Some(Mosquitto::start().await),
+            (BrokerKind::Mosquitto, Some(pki)) => Some(Mosquitto::start_with_tls(pki).await),
         };
-        let url = mosquitto.as_ref().map(|m| m.server_url());
+        let url = mosquitto.as_ref().map(|m| match tls {
+            Some(_) => m.server_tls_url(),
+            None => m.server_url(),
+        });
         let smtp_url = smtp.url();
-        let app = TestApp::spawn_with(backend, |c| {
+        let mut app = TestApp::spawn_with(backend, |c| {
+            if let Some(pki) = tls {
+                c.tls = Some(pki.files());
+                c.mqtt_ca_file = Some(pki.ca());
+            }
             c.mqtt_url = url;
             c.heartbeat_interval = Duration::from_millis(500);
             c.service_phone = Some("0300 123 4567".into());
@@ -104,6 +128,9 @@ impl PushWorld {
             c.public_url = "https://sotto.test".into();
         })
         .await;
+        if let Some(pki) = tls {
+            app.client = pki.https_client();
+        }
         let pharmacy = app.enrol_pharmacy("FA001", &[]).await;
         let other_pharmacy = app.enrol_pharmacy("FB002", &[]).await;
         if let Some(m) = &mosquitto {
@@ -151,6 +178,15 @@ impl PushWorld {
 
     pub fn broker_port(&self) -> u16 {
         self.app.broker_addr.port()
+    }
+
+    /// Where pharmacies reach the broker over TLS: the embedded broker's TLS listener, or the
+    /// external broker the server itself reaches over `mqtts://`.
+    pub fn broker_tls_port(&self) -> u16 {
+        self.app
+            .broker_tls_addr
+            .unwrap_or(self.app.broker_addr)
+            .port()
     }
 
     pub async fn counter(&self, stale_after: Duration) -> Counter {

@@ -10,12 +10,14 @@
 
 mod poll;
 mod sender;
+pub(crate) mod tls;
 mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rumqttc::{AsyncClient, MqttOptions};
+use anyhow::Context;
+use rumqttc::{AsyncClient, MqttOptions, TlsConfiguration, Transport};
 use sotto_protocol::MAX_MESSAGE_BYTES;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -78,18 +80,24 @@ enum LinkEvent {
     Message(rumqttc::Publish),
 }
 
-/// Starts the link's tasks on `tracker`; they stop when `shutdown` is cancelled.
+/// Starts the link's tasks on `tracker`; they stop when `shutdown` is cancelled. `tls` (built
+/// from the configuration at start-up) is required for an `mqtts://` broker.
 pub fn spawn(
     config: &Config,
+    tls: Option<Arc<rustls::ClientConfig>>,
     store: Store,
     status: Arc<LinkStatus>,
     clock: Arc<dyn Clock>,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (host, port) = parse_mqtt_url(&config.mqtt_url).map_err(anyhow::Error::msg)?;
+    let url = parse_mqtt_url(&config.mqtt_url).map_err(anyhow::Error::msg)?;
     let client_id = sotto_protocol::pharmacy_client_id(&config.pharmacy_id);
-    let mut options = MqttOptions::new(client_id, host, port);
+    let mut options = MqttOptions::new(client_id, url.host, url.port);
+    if url.tls {
+        let tls = tls.context("mqtts:// without a TLS configuration")?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
     options
         // A persistent session: the broker queues the state stream while we are offline.
         .set_clean_session(false)

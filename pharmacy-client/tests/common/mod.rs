@@ -76,6 +76,7 @@ impl TestClient {
         let config = Config {
             pharmacy_id: pharmacy_id.to_string(),
             mqtt_url: mqtt_url.to_string(),
+            mqtt_ca_file: None,
             mqtt_username: "counter".into(),
             mqtt_password: "not-checked-by-the-test-broker".into(),
             data_dir: data_dir.to_path_buf(),

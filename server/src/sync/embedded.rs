@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use sotto_broker::{Authenticator, Broker, BrokerConfig, Identity};
+use sotto_broker::{Authenticator, Broker, BrokerConfig, BrokerTls, Identity};
 use sqlx::Row;
 
 use super::link::Endpoint;
@@ -57,7 +57,12 @@ impl Authenticator for DbAuth {
 }
 
 /// Starts the broker and returns how the server itself connects to it.
-pub async fn start(config: &Config, store: Store) -> anyhow::Result<(Broker, Endpoint)> {
+/// With `tls`, pharmacies may also connect over TLS on `config.mqtt_embedded_tls_addr`.
+pub async fn start(
+    config: &Config,
+    store: Store,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<(Broker, Endpoint)> {
     let server_password = new_secret("broker");
     let auth = Arc::new(DbAuth {
         store,
@@ -66,6 +71,10 @@ pub async fn start(config: &Config, store: Store) -> anyhow::Result<(Broker, End
     let broker = Broker::start(
         BrokerConfig {
             addr: config.mqtt_embedded_addr,
+            tls: tls.map(|server_config| BrokerTls {
+                addr: config.mqtt_embedded_tls_addr,
+                server_config,
+            }),
             ..BrokerConfig::default()
         },
         auth,
@@ -79,6 +88,8 @@ pub async fn start(config: &Config, store: Store) -> anyhow::Result<(Broker, End
         username: Some(SERVER_USER.into()),
         password: Some(server_password),
         client_id: config.mqtt_client_id.clone(),
+        // The server and its broker share a process and a machine: loopback needs no TLS.
+        tls: None,
     };
     Ok((broker, endpoint))
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport,
+};
 use sotto_protocol::ServerKey;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +27,9 @@ pub struct Endpoint {
     pub username: Option<String>,
     pub password: Option<String>,
     pub client_id: String,
+    /// `Some`: TLS (an `mqtts://` broker), trusting what this config trusts. The embedded broker
+    /// is reached over plain TCP on the same machine.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 // Hand-written so the broker password never reaches a log line.
@@ -35,6 +40,7 @@ impl std::fmt::Debug for Endpoint {
             .field("port", &self.port)
             .field("username", &self.username)
             .field("client_id", &self.client_id)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +85,9 @@ impl Link {
             );
         if let Some(user) = endpoint.username {
             opts.set_credentials(user, endpoint.password.unwrap_or_default());
+        }
+        if let Some(tls) = endpoint.tls {
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
         }
         let (client, mut eventloop) = AsyncClient::new(opts, 1024);
         // Small messages, one in flight: Nagle + delayed ACK would add ~40 ms to each.

@@ -46,6 +46,8 @@ pub struct SyncHandle {
     broker: Option<sotto_broker::Broker>,
     /// Where pharmacies connect (the embedded broker's address, or the external broker's).
     pub broker_addr: SocketAddr,
+    /// The embedded broker's TLS listener, when the server has a certificate.
+    pub broker_tls_addr: Option<SocketAddr>,
     tasks: TaskTracker,
 }
 
@@ -60,16 +62,22 @@ impl SyncHandle {
     }
 }
 
-/// Starts the embedded broker (when no external one is configured), the connection, the relay,
-/// the report handler and the heartbeat.
+/// Starts the embedded broker (when no external one is configured; with a TLS listener too when
+/// `broker_tls` is given), the connection, the relay, the report handler and the heartbeat.
 pub async fn start(
     config: &Config,
     store: Store,
+    broker_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SyncHandle> {
     let (endpoint, broker, broker_addr) = match &config.mqtt_url {
         Some(url) => {
-            let e = parse_mqtt_url(url, &config.mqtt_client_id)?;
+            let u = parse_mqtt_url(url)?;
+            let tls = u
+                .tls
+                .then(|| crate::tls::client_config(config.mqtt_ca_file.as_deref()))
+                .transpose()?;
+            let e = u.into_endpoint(&config.mqtt_client_id, tls);
             let addr = tokio::net::lookup_host((e.host.as_str(), e.port))
                 .await
                 .ok()
@@ -78,11 +86,12 @@ pub async fn start(
             (e, None, addr)
         }
         None => {
-            let (broker, endpoint) = embedded::start(config, store.clone()).await?;
+            let (broker, endpoint) = embedded::start(config, store.clone(), broker_tls).await?;
             let addr = broker.local_addr();
             (endpoint, Some(broker), addr)
         }
     };
+    let broker_tls_addr = broker.as_ref().and_then(|b| b.local_tls_addr());
     let key = std::sync::Arc::new(signing::load_or_create(&store).await?);
     let public_key = key.public();
     let tasks = TaskTracker::new();
@@ -117,6 +126,7 @@ pub async fn start(
         endpoint,
         broker,
         broker_addr,
+        broker_tls_addr,
         tasks,
     })
 }
@@ -163,18 +173,63 @@ async fn heartbeat(sync: Sync, every: Duration, shutdown: CancellationToken) {
     }
 }
 
-/// `mqtt://[user[:password]@]host[:port]` (default port 1883).
-pub fn parse_mqtt_url(url: &str, client_id: &str) -> anyhow::Result<Endpoint> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .with_context(|| {
-            if url.starts_with("mqtts://") {
-                "SOTTO_MQTT_URL: TLS (mqtts://) is not supported yet; use mqtt:// on a trusted network".to_string()
-            } else {
-                format!("SOTTO_MQTT_URL: {:?} must look like mqtt://user:password@host:1883", crate::config::redact_url(url))
-            }
-        })?;
+/// `SOTTO_MQTT_URL` taken apart.
+pub struct MqttUrl {
+    /// `mqtts://`: connect over TLS.
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+// Hand-written so the broker password never reaches a log line.
+impl std::fmt::Debug for MqttUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttUrl")
+            .field("tls", &self.tls)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MqttUrl {
+    /// How the server connects: as `client_id`, over TLS with `tls` (for `mqtts://`).
+    pub fn into_endpoint(
+        self,
+        client_id: &str,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Endpoint {
+        Endpoint {
+            host: self.host,
+            port: self.port,
+            username: self.username,
+            password: self.password,
+            client_id: client_id.to_string(),
+            tls,
+        }
+    }
+}
+
+/// `mqtt://[user[:password]@]host[:port]` (default port 1883), or `mqtts://...` for TLS (default
+/// port 8883).
+pub fn parse_mqtt_url(url: &str) -> anyhow::Result<MqttUrl> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
+        (true, rest)
+    } else {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .with_context(|| {
+                format!(
+                    "SOTTO_MQTT_URL: {:?} must look like mqtt://user:password@host:1883 or mqtts://user:password@host:8883",
+                    crate::config::redact_url(url)
+                )
+            })?;
+        (false, rest)
+    };
     let rest = rest.trim_end_matches('/');
     let (creds, hostport) = match rest.rsplit_once('@') {
         Some((c, h)) => (Some(c), h),
@@ -193,15 +248,15 @@ pub fn parse_mqtt_url(url: &str, client_id: &str) -> anyhow::Result<Endpoint> {
             p.parse::<u16>()
                 .context("SOTTO_MQTT_URL: the port is not a number")?,
         ),
-        None => (hostport, 1883),
+        None => (hostport, if tls { 8883 } else { 1883 }),
     };
     anyhow::ensure!(!host.is_empty(), "SOTTO_MQTT_URL: no host");
-    Ok(Endpoint {
+    Ok(MqttUrl {
+        tls,
         host: host.to_string(),
         port,
         username,
         password,
-        client_id: client_id.to_string(),
     })
 }
 
@@ -211,20 +266,23 @@ mod tests {
 
     #[test]
     fn mqtt_urls_are_parsed_with_and_without_credentials() {
-        let e = parse_mqtt_url("mqtt://srv:s3cret@broker.local:1884", "id").unwrap();
+        let e = parse_mqtt_url("mqtt://srv:s3cret@broker.local:1884").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("broker.local", 1884));
         assert_eq!(
             (e.username.as_deref(), e.password.as_deref()),
             (Some("srv"), Some("s3cret"))
         );
-        let e = parse_mqtt_url("mqtt://127.0.0.1", "id").unwrap();
-        assert_eq!((e.port, e.username), (1883, None));
-        assert!(parse_mqtt_url("http://x", "id").is_err());
-        assert!(
-            parse_mqtt_url("mqtts://x", "id")
-                .unwrap_err()
-                .to_string()
-                .contains("TLS")
-        );
+        let e = parse_mqtt_url("mqtt://127.0.0.1").unwrap();
+        assert_eq!((e.port, e.username, e.tls), (1883, None, false));
+        assert!(parse_mqtt_url("http://x").is_err());
+        assert!(!format!("{:?}", parse_mqtt_url("mqtt://u:s3cret@h").unwrap()).contains("s3cret"));
+    }
+
+    #[test]
+    fn mqtts_urls_mean_tls_on_port_8883_unless_given() {
+        let e = parse_mqtt_url("mqtts://h").unwrap();
+        assert_eq!((e.tls, e.host.as_str(), e.port), (true, "h", 8883));
+        let e = parse_mqtt_url("mqtts://srv:pw@broker.example:8884").unwrap();
+        assert_eq!((e.tls, e.port), (true, 8884));
     }
 }
