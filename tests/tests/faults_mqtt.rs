@@ -172,3 +172,56 @@ async fn a_network_cut_longer_than_the_keep_alive_heals_by_itself(
         report.disagreements.len()
     );
 }
+
+/// The operator's check names the person the counter shows wrongly, and says so in its exit
+/// status; once the counter has caught up it agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_pharmacy_names_each_person_the_counter_shows_wrongly() {
+    let w = PushWorld::start_on(BrokerKind::Embedded, Backend::Sqlite, 1).await;
+    let proxy = Proxy::start(([127, 0, 0, 1], w.broker_port()).into()).await;
+    let counter = Counter::start(&w.pharmacy, proxy.port(), Duration::from_secs(900)).await;
+    counter.wait_for_code(REFERENCE, "A", RECOVERY).await;
+    let check = || async {
+        let mut out = Vec::new();
+        let code = sotto_server::cli::run_admin(
+            &w.app.config,
+            sotto_server::cli::Admin::CheckPharmacy {
+                id: w.pharmacy.id.clone(),
+                counter_url: Some(counter.url("")),
+            },
+            &mut out,
+        )
+        .await
+        .expect("check-pharmacy runs");
+        let report: serde_json::Value = serde_json::from_slice(&out).expect("one JSON report");
+        (code == std::process::ExitCode::SUCCESS, report)
+    };
+
+    proxy.cut();
+    w.place_hold().await;
+    let (ok, report) = check().await;
+    assert!(
+        !ok,
+        "a counter still showing A for a held person must fail the check"
+    );
+    assert_eq!(report["agree"], false, "{report}");
+    assert_eq!(
+        report["disagreements"],
+        serde_json::json!([{"reference": REFERENCE, "server": "D", "counter": "A"}]),
+        "{report}"
+    );
+    assert!(report["server_seq"].as_i64() > report["counter"]["last_seq"].as_i64());
+
+    proxy.heal();
+    counter.wait_for_code(REFERENCE, "D", RECOVERY).await;
+    let deadline = Instant::now() + RECOVERY;
+    loop {
+        let (ok, report) = check().await;
+        if ok {
+            assert_eq!(report["disagreements"], serde_json::json!([]));
+            break;
+        }
+        assert!(Instant::now() < deadline, "never agreed: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
