@@ -39,6 +39,12 @@ impl Application {
         let mail = mail_config(&config);
         mail.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let sync = sync::start(&config, store.clone(), tasks_stop.clone()).await?;
+        // The embedded broker may have been given port 0: record where it really listens (the
+        // console's enrolment page tells pharmacies).
+        let mut config = config;
+        if config.mqtt_url.is_none() {
+            config.mqtt_embedded_addr = sync.broker_addr;
+        }
         let tasks = TaskTracker::new();
         tasks.spawn(crate::email::worker::run(
             store.clone(),

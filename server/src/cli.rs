@@ -1,4 +1,5 @@
-//! Command line: `serve` (default), `demo`, `admin create-staff`, `admin verify-audit`, `openapi`.
+//! Command line: `serve` (default), `demo`, `admin create-staff`, `admin set-password`,
+//! `admin verify-audit`, `openapi`.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -53,6 +54,15 @@ pub enum Admin {
         #[arg(long)]
         pharmacy_id: Option<String>,
     },
+    /// Set (or reset) a staff member's console password, read from the first line of standard
+    /// input (so it stays out of the shell history and the process list). Ends their sessions.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Filled from standard input by the command line; tests pass it directly.
+        #[arg(skip)]
+        password: Option<String>,
+    },
     /// Check the audit log's hash chain; exits non-zero if any entry was edited or deleted.
     VerifyAudit,
     /// Write Mosquitto's password and ACL files for every enrolled pharmacy (re-run after
@@ -95,6 +105,17 @@ pub async fn main(
                 serde_json::to_string_pretty(&crate::http::openapi())?
             )?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(Admin::SetPassword {
+            email,
+            password: None,
+        }) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("Failed to read the password from standard input")?;
+            let password = Some(line.trim_end_matches(['\r', '\n']).to_string());
+            run_admin(&config, Admin::SetPassword { email, password }, out).await
         }
         Command::Admin(admin) => run_admin(&config, admin, out).await,
     }
@@ -187,6 +208,25 @@ pub async fn run_admin(
                 password_file.display(),
                 acl_file.display()
             )?;
+            ExitCode::SUCCESS
+        }
+        Admin::SetPassword { email, password } => {
+            let password = password.unwrap_or_default();
+            crate::console::password::validate("password", &password)
+                .map_err(|e| anyhow::anyhow!("the password {}", e.message))?;
+            let id = crate::db::staff::id_by_email(store.pool(), &email)
+                .await?
+                .with_context(|| format!("no staff member has the e-mail address {email}"))?;
+            let mut w = store.write().await?;
+            crate::db::staff::set_password(
+                &mut w,
+                &audit::Actor("cli".into()),
+                &id,
+                &crate::console::password::hash(&password),
+            )
+            .await?;
+            w.commit().await?;
+            writeln!(out, "password set for staff {id}")?;
             ExitCode::SUCCESS
         }
         Admin::VerifyAudit => {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod auth_limit;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod dispensing;
