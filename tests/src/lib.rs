@@ -7,6 +7,7 @@
 //! afterwards. If PostgreSQL is down the PostgreSQL tests fail saying so — they never skip.
 
 pub mod browser;
+pub mod console;
 pub mod counter;
 pub mod mosquitto;
 pub mod pg_cluster;

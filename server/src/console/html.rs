@@ -171,6 +171,8 @@ th{background:#eef2f7}th a{color:#1a1a1a}td.num,th.num{text-align:right}\
 .filters label{margin:0}.filters button{margin:0}\
 .secret{font-family:monospace;background:#f1f3f6;padding:.5rem;white-space:pre-wrap;word-break:break-all}\
 .chart{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start}\
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
+label.inline-check{display:inline-block;font-weight:400;margin-right:.6rem}\
 ";
 
 #[cfg(test)]
