@@ -94,7 +94,10 @@ fn print_intro(
     )?;
     writeln!(out, "  counter page  http://{counter}/?reference=SU-1042")?;
     writeln!(out, "  staff console http://{addr}/console")?;
-    writeln!(out, "\nConsole sign-in (password for each: {DEMO_PASSWORD}):")?;
+    writeln!(
+        out,
+        "\nConsole sign-in (password for each: {DEMO_PASSWORD}):"
+    )?;
     for (role, _) in &seeded.tokens {
         if *role != "pharmacist" {
             writeln!(out, "  {role:<11} {role}@demo.sotto.invalid")?;

@@ -121,7 +121,8 @@ impl ConsoleClient {
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {

@@ -31,7 +31,10 @@ async fn signing_in_gives_a_strict_http_only_session_and_signing_out_ends_it(app
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attr), "{cookie}");
     }
-    assert!(!cookie.contains("Secure"), "plain-http public URL: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-http public URL: {cookie}"
+    );
     let page = c.get("/console/caseload").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("SU-1042"), "{}", page.body);
@@ -64,29 +67,59 @@ async fn five_wrong_passwords_lock_the_address_and_unknown_addresses_read_the_sa
     let w = app.world().await;
     app.set_password(&w.clinician, PASSWORD).await;
     let c = ConsoleClient::new(&app);
-    let unknown = c.sign_in("nobody@service.test", "whatever it is here").await;
+    let unknown = c
+        .sign_in("nobody@service.test", "whatever it is here")
+        .await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert!(unknown.body.contains("E-mail or password not recognised."));
     for i in 1..=4 {
-        let res = c.sign_in(&w.clinician.email, "not the password at all").await;
+        let res = c
+            .sign_in(&w.clinician.email, "not the password at all")
+            .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}");
         assert!(res.body.contains("E-mail or password not recognised."));
     }
-    let fifth = c.sign_in(&w.clinician.email, "not the password at all").await;
+    let fifth = c
+        .sign_in(&w.clinician.email, "not the password at all")
+        .await;
     assert_eq!(fifth.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(fifth.body.contains("locked for 15 minutes"), "{}", fifth.body);
+    assert!(
+        fifth.body.contains("locked for 15 minutes"),
+        "{}",
+        fifth.body
+    );
     // Locked: even the right password is refused, and no session is given.
     let right = c.sign_in(&w.clinician.email, PASSWORD).await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(right.headers.get_all("set-cookie").iter().all(|v| !v.to_str().unwrap().starts_with("sotto_session=")));
+    assert!(
+        right
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .all(|v| !v.to_str().unwrap().starts_with("sotto_session="))
+    );
     // Another person's address is not affected.
     app.set_password(&w.keyworker, PASSWORD).await;
     let other = c.sign_in(&w.keyworker.email, PASSWORD).await;
     assert_eq!(other.status, StatusCode::SEE_OTHER);
     let (_, audit) = app.get(&app.admin.token, "/api/v1/audit").await;
-    let actions: Vec<_> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
-    assert_eq!(actions.iter().filter(|a| *a == "console.sign_in_failed").count(), 6);
-    assert_eq!(actions.iter().filter(|a| *a == "console.lock_out").count(), 1);
+    let actions: Vec<_> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "console.sign_in_failed")
+            .count(),
+        6
+    );
+    assert_eq!(
+        actions.iter().filter(|a| *a == "console.lock_out").count(),
+        1
+    );
 }
 
 async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(app: TestApp) {
@@ -96,7 +129,10 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(app: TestA
     let c = ConsoleClient::new(&app);
     c.get("/console/sign-in").await;
     let res = c
-        .post("/console/sign-in", &[("email", &w.keyworker.email), ("password", PASSWORD)])
+        .post(
+            "/console/sign-in",
+            &[("email", &w.keyworker.email), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 
@@ -112,14 +148,22 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(app: TestA
     let stamp = hidden(&stamp_page.body, "stamp").unwrap();
     let before = app.snapshot().await;
     let path = format!("/console/people/{}/holds", w.service_user);
-    let fields = [("reason", "please ring us"), ("reference", "SU-1042"), ("stamp", stamp.as_str())];
+    let fields = [
+        ("reason", "please ring us"),
+        ("reference", "SU-1042"),
+        ("stamp", stamp.as_str()),
+    ];
     let missing = c.post(&path, &fields).await;
     assert_eq!(missing.status, StatusCode::FORBIDDEN, "{}", missing.body);
     let mut wrong = fields.to_vec();
     wrong.push(("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
     let wrong = c.post(&path, &wrong).await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.snapshot().await, before, "a refused post changed something");
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused post changed something"
+    );
     // With the token, the same post places the hold.
     let mut ok = fields.to_vec();
     let csrf = page.csrf();
@@ -145,14 +189,22 @@ async fn a_keyworker_gets_no_regime_change_form_and_403_when_posting_one(app: Te
     let c = ConsoleClient::signed_in(&app, &w.keyworker).await;
     let page = c.get(&format!("/console/people/{}", w.service_user)).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(!page.body.contains("id=\"regime-change\""), "a keyworker was offered the form");
+    assert!(
+        !page.body.contains("id=\"regime-change\""),
+        "a keyworker was offered the form"
+    );
     let before = app.snapshot().await;
     let tomorrow = (start + chrono::Duration::days(2)).to_string();
     for step in ["regime-changes/preview", "regime-changes"] {
         let res = c
             .post(
                 &format!("/console/prescriptions/{pid}/{step}"),
-                &[("csrf", &page.csrf()), ("effective_from", &tomorrow), ("daily_dose_mg", "80"), ("reason", "titration")],
+                &[
+                    ("csrf", &page.csrf()),
+                    ("effective_from", &tomorrow),
+                    ("daily_dose_mg", "80"),
+                    ("reason", "titration"),
+                ],
             )
             .await;
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{step}: {}", res.body);
@@ -178,7 +230,9 @@ async fn admins_pharmacists_and_unknown_ids_get_no_person_page(app: TestApp) {
         }
     }
     let c = ConsoleClient::signed_in(&app, &w.keyworker).await;
-    let page = c.get("/console/people/00000000-0000-4000-8000-000000000000").await;
+    let page = c
+        .get("/console/people/00000000-0000-4000-8000-000000000000")
+        .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     // Not signed in at all: to the sign-in page.
     let anon = ConsoleClient::new(&app).get(&path).await;
@@ -212,17 +266,37 @@ async fn regime_change_errors_read_as_the_api_words_them_with_the_input_kept(app
     let res = c
         .post(
             &format!("/console/prescriptions/{pid}/regime-changes/preview"),
-            &[("csrf", &page.csrf()), ("effective_from", &bad_day), ("daily_dose_mg", "5000"), ("reason", "more")],
+            &[
+                ("csrf", &page.csrf()),
+                ("effective_from", &bad_day),
+                ("daily_dose_mg", "5000"),
+                ("reason", "more"),
+            ],
         )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     for e in api["errors"].as_array().unwrap() {
         let message = e["message"].as_str().unwrap();
-        let escaped = message.replace('&', "&amp;").replace('"', "&quot;").replace('\'', "&#39;").replace('<', "&lt;").replace('>', "&gt;");
-        assert!(res.body.contains(&escaped), "the console lacks the API's {message:?}:\n{}", res.body);
+        let escaped = message
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(
+            res.body.contains(&escaped),
+            "the console lacks the API's {message:?}:\n{}",
+            res.body
+        );
     }
-    assert!(res.body.contains("value=\"5000\""), "the dose typed is kept");
-    assert!(res.body.contains(&format!("value=\"{bad_day}\"")), "the date typed is kept");
+    assert!(
+        res.body.contains("value=\"5000\""),
+        "the dose typed is kept"
+    );
+    assert!(
+        res.body.contains(&format!("value=\"{bad_day}\"")),
+        "the date typed is kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +323,12 @@ async fn the_session_cookie_is_secure_behind_https() {
     .await;
     let w = app.world().await;
     app.set_password(&w.keyworker, PASSWORD).await;
-    let res = ConsoleClient::new(&app).sign_in(&w.keyworker.email, PASSWORD).await;
+    let res = ConsoleClient::new(&app)
+        .sign_in(&w.keyworker.email, PASSWORD)
+        .await;
     let cookie = res.headers["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("sotto_session=") && cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        cookie.starts_with("sotto_session=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
 }

@@ -41,7 +41,11 @@ pub async fn caseload_ids(pool: &AnyPool, user: &ConsoleUser) -> Result<Vec<Stri
     let column = match user.caller.role {
         Role::Keyworker => "keyworker_id",
         Role::Clinician => "prescriber_id",
-        _ => return Err(Error::Forbidden("the caseload is for keyworkers and clinicians".into())),
+        _ => {
+            return Err(Error::Forbidden(
+                "the caseload is for keyworkers and clinicians".into(),
+            ));
+        }
     };
     let sql = format!("SELECT id FROM service_users WHERE {column} = $1 ORDER BY reference");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -163,7 +167,9 @@ async fn build(st: &AppState, user: &ConsoleUser, q: &CaseloadQuery) -> Result<S
     let desc = q.dir == "desc";
     rows.sort_by(|a, b| {
         let o = match sort {
-            "name" => (&a.su.family_name, &a.su.given_name).cmp(&(&b.su.family_name, &b.su.given_name)),
+            "name" => {
+                (&a.su.family_name, &a.su.given_name).cmp(&(&b.su.family_name, &b.su.given_name))
+            }
             "code" => a.code.cmp(&b.code),
             "hold" => hold_label(a.hold).cmp(hold_label(b.hold)),
             "missed" => a.missed_14.cmp(&b.missed_14),

@@ -74,7 +74,10 @@ pub fn page(status: StatusCode, title: &str, viewer: Option<&Viewer>, body: &str
 
 /// The hidden CSRF field every form carries.
 pub fn csrf_field(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(token))
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(token)
+    )
 }
 
 /// A summary of every error at the top of a form, linked to the fields it names.
@@ -165,7 +168,7 @@ th{background:#eef2f7}th a{color:#1a1a1a}td.num,th.num{text-align:right}\
 .code{font-size:2.2rem;font-weight:700;background:#e3eaf3;color:#1d3557;padding:.1rem .7rem;border-radius:4px}\
 .cal{display:grid;grid-template-columns:repeat(7,minmax(6.5rem,1fr));gap:3px;max-width:60rem}\
 .day{border:1px solid #8a94a6;padding:.25rem .35rem;font-size:.85rem;min-height:3.6rem}\
-.day b{display:block}.day.missed{border:2px solid #8a0019;background:#fff5f5}\
+.day b{display:block}.day.head{min-height:0;border:0;padding:.1rem .35rem}.day.missed{border:2px solid #8a0019;background:#fff5f5}\
 .day.supplied{background:#eef7ee}.day.closed{background:#f0f0f0}.day.today{outline:3px solid #1d3557}\
 .filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:end;border:0;padding:0}\
 .filters label{margin:0}.filters button{margin:0}\

@@ -46,7 +46,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/risk", get(risk::service))
         .route("/people/{id}/risk", get(risk::person))
-        .route("/pharmacies", get(pharmacies::page).post(pharmacies::submit))
+        .route(
+            "/pharmacies",
+            get(pharmacies::page).post(pharmacies::submit),
+        )
         .route("/staff", get(staff::page).post(staff::create))
         .route("/staff/{id}/password", post(staff::set_password))
 }

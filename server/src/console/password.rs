@@ -1,7 +1,7 @@
 //! Staff passwords: Argon2id with the crate's default parameters, stored as PHC strings.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sotto_domain::FieldError;
 

@@ -181,7 +181,9 @@ fn calendar(
     let lead = chrono::Datelike::weekday(&first.date).num_days_from_monday() as usize;
     let mut cells = String::new();
     for name in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] {
-        cells.push_str(&format!("<div class=\"day head\" aria-hidden=\"true\"><b>{name}</b></div>"));
+        cells.push_str(&format!(
+            "<div class=\"day head\" aria-hidden=\"true\"><b>{name}</b></div>"
+        ));
     }
     for _ in 0..lead {
         cells.push_str("<div aria-hidden=\"true\"></div>");
@@ -203,10 +205,14 @@ fn calendar(
             dose = d.dose_mg.as_mg(),
         ));
     }
-    format!("<div class=\"cal\" role=\"list\" aria-label=\"Instalment calendar\">{cells}</div>")
+    format!("<div class=\"cal\" role=\"group\" aria-label=\"Instalment calendar\">{cells}</div>")
 }
 
-pub async fn page(State(st): State<AppState>, user: ConsoleUser, Path(id): Path<String>) -> Response {
+pub async fn page(
+    State(st): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> Response {
     match build(&st, &user, &id, &PersonForms::default()).await {
         Ok(body) => html::page(StatusCode::OK, "Person", Some(&user.viewer()), &body),
         Err(e) => user.error(e),
@@ -269,13 +275,25 @@ async fn build(st: &AppState, user: &ConsoleUser, id: &str, forms: &PersonForms)
                 end = p.prescription.end_date(),
                 medicine = esc(p.prescription.medicine().as_str()),
             ));
-            out.push_str(&calendar(schedule.days(), today, &dispenses, &missed, &closed_days));
+            out.push_str(&calendar(
+                schedule.days(),
+                today,
+                &dispenses,
+                &missed,
+                &closed_days,
+            ));
         }
     }
 
     // Actions.
     out.push_str("<h2 id=\"actions\">Actions</h2>");
-    out.push_str(&hold_form(user, &su, &forms.hold, &forms.hold_errors, is_clinician));
+    out.push_str(&hold_form(
+        user,
+        &su,
+        &forms.hold,
+        &forms.hold_errors,
+        is_clinician,
+    ));
     if let Some(p) = shown {
         if is_clinician {
             out.push_str(&regime_form(user, p, &forms.regime, &forms.regime_errors));
@@ -372,7 +390,11 @@ async fn build(st: &AppState, user: &ConsoleUser, id: &str, forms: &PersonForms)
             let what = if d.kind == "supplied" {
                 format!(
                     "supplied{}{}",
-                    if d.supervised_taken { ", supervised dose taken" } else { "" },
+                    if d.supervised_taken {
+                        ", supervised dose taken"
+                    } else {
+                        ""
+                    },
                     if d.take_home_dates.is_empty() {
                         String::new()
                     } else {
@@ -380,7 +402,13 @@ async fn build(st: &AppState, user: &ConsoleUser, id: &str, forms: &PersonForms)
                     }
                 )
             } else {
-                format!("withheld{}", d.withheld_reason.as_deref().map(|r| format!(" ({})", esc(r))).unwrap_or_default())
+                format!(
+                    "withheld{}",
+                    d.withheld_reason
+                        .as_deref()
+                        .map(|r| format!(" ({})", esc(r)))
+                        .unwrap_or_default()
+                )
             };
             events.insert((d.collect_on, (i % 200) as u8), what);
         }
@@ -525,7 +553,11 @@ pub async fn hold_preview(
         Err(e) => {
             return match field_errors(&e) {
                 Some(errs) => {
-                    let forms = PersonForms { hold: f.clone(), hold_errors: errs, ..Default::default() };
+                    let forms = PersonForms {
+                        hold: f.clone(),
+                        hold_errors: errs,
+                        ..Default::default()
+                    };
                     with_errors(&st, &user, &id, forms, StatusCode::UNPROCESSABLE_ENTITY).await
                 }
                 None => user.error(e),
@@ -546,7 +578,11 @@ pub async fn hold_preview(
         Ok(v) => v,
         Err(e) => return user.error(e),
     };
-    let kind_str = if kind == HoldKind::Safety { "safety" } else { "attend" };
+    let kind_str = if kind == HoldKind::Safety {
+        "safety"
+    } else {
+        "attend"
+    };
     let body = format!(
         "<p>You are about to place a hold on:</p>{identity}{stale}\
          <p class=\"notice\" data-preview>The pharmacy will see code <span class=\"code\" data-code>{code}</span> — {meaning}.</p>\
@@ -588,7 +624,11 @@ pub async fn hold_place(
         Ok(_) => see_other(&format!("/console/people/{id}#holds")),
         Err(e) => match field_errors(&e) {
             Some(errs) => {
-                let forms = PersonForms { hold: f, hold_errors: errs, ..Default::default() };
+                let forms = PersonForms {
+                    hold: f,
+                    hold_errors: errs,
+                    ..Default::default()
+                };
                 with_errors(&st, &user, &id, forms, StatusCode::UNPROCESSABLE_ENTITY).await
             }
             None => user.error(e),
@@ -639,7 +679,11 @@ pub async fn lift_preview(
         Ok(v) => v,
         Err(e) => return user.error(e),
     };
-    let kind = if hold.kind == HoldKind::Safety { "safety" } else { "attend" };
+    let kind = if hold.kind == HoldKind::Safety {
+        "safety"
+    } else {
+        "attend"
+    };
     let body = format!(
         "<p>You are about to lift a {kind} hold on:</p>{identity}{stale}\
          <p class=\"notice\" data-preview>The pharmacy will see code <span class=\"code\" data-code>{code}</span> — {meaning}.</p>\
@@ -835,8 +879,18 @@ fn regime_form(user: &ConsoleUser, p: &Stored, f: &RegimeForm, errors: &[FieldEr
         pid = esc(&p.id),
         summary = error_summary(errors),
         csrf = csrf_field(&user.csrf),
-        eff = input("effective_from", "Effective from (a collection day, YYYY-MM-DD)", "date", &f.effective_from),
-        dose = input("daily_dose_mg", "New daily dose in mg (blank: unchanged)", "text", &f.daily_dose_mg),
+        eff = input(
+            "effective_from",
+            "Effective from (a collection day, YYYY-MM-DD)",
+            "date",
+            &f.effective_from
+        ),
+        dose = input(
+            "daily_dose_mg",
+            "New daily dose in mg (blank: unchanged)",
+            "text",
+            &f.daily_dose_mg
+        ),
         coll_err = field_error(errors, "collections"),
         reason = esc(&f.reason),
         reason_err = field_error(errors, "reason"),
@@ -867,7 +921,11 @@ async fn regime_errors(
 ) -> Response {
     match field_errors(&e) {
         Some(errs) => {
-            let forms = PersonForms { regime: f, regime_errors: errs, ..Default::default() };
+            let forms = PersonForms {
+                regime: f,
+                regime_errors: errs,
+                ..Default::default()
+            };
             with_errors(st, user, su_id, forms, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         None => user.error(e),
@@ -908,7 +966,13 @@ pub async fn regime_preview(
             .take(14)
             .copied()
             .collect();
-        Ok::<_, Error>((draft, on_day, days, stamp(&st, &su).await?, stale_warning(&st, &su).await?))
+        Ok::<_, Error>((
+            draft,
+            on_day,
+            days,
+            stamp(&st, &su).await?,
+            stale_warning(&st, &su).await?,
+        ))
     };
     let (draft, on_day, days, stamp, stale) = match run.await {
         Ok(v) => v,
@@ -935,7 +999,12 @@ pub async fn regime_preview(
         reference = esc(&su.reference),
         su_id = esc(&su.id),
     );
-    html::page(StatusCode::OK, "Confirm regime change", Some(&user.viewer()), &body)
+    html::page(
+        StatusCode::OK,
+        "Confirm regime change",
+        Some(&user.viewer()),
+        &body,
+    )
 }
 
 pub async fn regime_change(

@@ -40,12 +40,11 @@ async fn link_state(st: &AppState, pharmacy_id: &str) -> Result<LinkState> {
         .fetch_one(pool)
         .await?;
     // Not yet acknowledged by the broker (PUBACK): the relay is still trying.
-    let pending = sqlx::query(
-        "SELECT COUNT(*) AS n FROM outbox WHERE pharmacy_id = $1 AND sent_at IS NULL",
-    )
-    .bind(pharmacy_id)
-    .fetch_one(pool)
-    .await?;
+    let pending =
+        sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE pharmacy_id = $1 AND sent_at IS NULL")
+            .bind(pharmacy_id)
+            .fetch_one(pool)
+            .await?;
     Ok(LinkState {
         last_message_at: contact
             .as_ref()
@@ -133,7 +132,12 @@ async fn render(
     }
 }
 
-async fn build(st: &AppState, user: &ConsoleUser, f: &EnrolForm, errors: &[FieldError]) -> Result<String> {
+async fn build(
+    st: &AppState,
+    user: &ConsoleUser,
+    f: &EnrolForm,
+    errors: &[FieldError],
+) -> Result<String> {
     user.caller.require(&[Role::Admin])?;
     let mut rows = String::new();
     for p in db::pharmacies::list(st.store.pool()).await? {
@@ -144,7 +148,11 @@ async fn build(st: &AppState, user: &ConsoleUser, f: &EnrolForm, errors: &[Field
             ods = esc(&p.ods_code),
             name = esc(&p.name),
             conn = esc(&connection(st, l.last_message_at.as_deref())),
-            resync = l.last_resync_at.as_deref().map(short_time).unwrap_or_else(|| "never".into()),
+            resync = l
+                .last_resync_at
+                .as_deref()
+                .map(short_time)
+                .unwrap_or_else(|| "never".into()),
             closed = esc(l.last_closed.as_deref().unwrap_or("none yet")),
             pending = l.pending,
         ));
@@ -179,8 +187,16 @@ async fn build(st: &AppState, user: &ConsoleUser, f: &EnrolForm, errors: &[Field
         ods = input("ods_code", "ODS code", &f.ods_code),
         name = input("name", "Name", &f.name),
         days_err = html::field_error(errors, "closed_weekdays"),
-        closing = input("closing_time", "Closing time (HH:MM, local)", &f.closing_time),
-        tz = input("timezone", "Time zone (IANA, e.g. Europe/London)", &f.timezone),
+        closing = input(
+            "closing_time",
+            "Closing time (HH:MM, local)",
+            &f.closing_time
+        ),
+        tz = input(
+            "timezone",
+            "Time zone (IANA, e.g. Europe/London)",
+            &f.timezone
+        ),
     ))
 }
 
@@ -208,7 +224,11 @@ fn broker_url(st: &AppState) -> String {
     }
 }
 
-pub async fn submit(State(st): State<AppState>, user: ConsoleUser, Form(f): Form<EnrolForm>) -> Response {
+pub async fn submit(
+    State(st): State<AppState>,
+    user: ConsoleUser,
+    Form(f): Form<EnrolForm>,
+) -> Response {
     if let Err(e) = user.check_csrf(&f.csrf) {
         return user.error(e.0);
     }
@@ -242,7 +262,12 @@ pub async fn submit(State(st): State<AppState>, user: ConsoleUser, Form(f): Form
                 pw = esc(&c.mqtt_password),
                 lines = esc(&lines),
             );
-            html::page(StatusCode::CREATED, "Pharmacy enrolled", Some(&user.viewer()), &body)
+            html::page(
+                StatusCode::CREATED,
+                "Pharmacy enrolled",
+                Some(&user.viewer()),
+                &body,
+            )
         }
         Err(Error::Validation(errs)) => {
             render(&st, &user, &f, &errs, StatusCode::UNPROCESSABLE_ENTITY).await

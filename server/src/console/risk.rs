@@ -131,7 +131,11 @@ pub struct RiskQuery {
 }
 
 fn weeks_of(q: &RiskQuery) -> u32 {
-    q.weeks.parse::<u32>().ok().filter(|w| (1..=26).contains(w)).unwrap_or(4)
+    q.weeks
+        .parse::<u32>()
+        .ok()
+        .filter(|w| (1..=26).contains(w))
+        .unwrap_or(4)
 }
 
 /// A person's events, due days and missed days.
@@ -161,7 +165,11 @@ async fn person_data(
         }
     }
     for h in db::holds::history(st.store.pool(), &su.id).await? {
-        if let Some(date) = h.placed_at.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) {
+        if let Some(date) = h
+            .placed_at
+            .get(..10)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        {
             events.push(Event {
                 date,
                 kind: EventKind::Hold,
@@ -185,7 +193,7 @@ fn svg(rows: &[(String, Window, Window)]) -> String {
         .flat_map(|(_, b, a)| [b.percent(), a.percent()])
         .flatten()
         .fold(10.0_f64, f64::max);
-    let (bar_w, gap, plot_h, top) = (34.0, 40.0, 160.0, 24.0);
+    let (bar_w, gap, plot_h, top) = (56.0, 48.0, 160.0, 24.0);
     let group_w = bar_w * 2.0 + gap;
     let width = 40.0 + group_w * rows.len().max(1) as f64;
     let height = top + plot_h + 56.0;
@@ -200,9 +208,12 @@ fn svg(rows: &[(String, Window, Window)]) -> String {
     );
     for (i, (label, before, after)) in rows.iter().enumerate() {
         let x0 = 40.0 + group_w * i as f64;
-        for (j, (w, fill, word)) in [(before, "url(#hatch)", "before"), (after, "#1d3557", "after")]
-            .into_iter()
-            .enumerate()
+        for (j, (w, fill, word)) in [
+            (before, "url(#hatch)", "before"),
+            (after, "#1d3557", "after"),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let pct = w.percent().unwrap_or(0.0);
             let h = pct / max * plot_h;
@@ -252,7 +263,11 @@ fn table(rates: &[EventRate], weeks: u32, show_who: bool) -> String {
     format!(
         "<table><thead><tr>{who}<th scope=\"col\">Event</th><th scope=\"col\">Date</th>\
          <th scope=\"col\">{weeks} weeks before</th><th scope=\"col\">{weeks} weeks after</th></tr></thead><tbody>{rows}</tbody></table>",
-        who = if show_who { "<th scope=\"col\">Person</th>" } else { "" },
+        who = if show_who {
+            "<th scope=\"col\">Person</th>"
+        } else {
+            ""
+        },
     )
 }
 
@@ -287,7 +302,13 @@ pub async fn person(
         let r = rates(&events, &due, &missed, weeks, up_to);
         let chart_rows: Vec<_> = r
             .iter()
-            .map(|r| (format!("{} {}", r.event.kind.label(), r.event.date.format("%-d %b")), r.before, r.after))
+            .map(|r| {
+                (
+                    format!("{} {}", r.event.kind.label(), r.event.date.format("%-d %b")),
+                    r.before,
+                    r.after,
+                )
+            })
             .collect();
         let body = if r.is_empty() {
             "<p class=\"notice\">No regime changes or holds to compare yet.</p>".to_string()
@@ -315,7 +336,11 @@ pub async fn person(
     }
 }
 
-pub async fn service(State(st): State<AppState>, user: ConsoleUser, Query(q): Query<RiskQuery>) -> Response {
+pub async fn service(
+    State(st): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<RiskQuery>,
+) -> Response {
     let weeks = weeks_of(&q);
     let run = async {
         user.caller.require(&[Role::Keyworker, Role::Clinician])?;
@@ -338,7 +363,18 @@ pub async fn service(State(st): State<AppState>, user: ConsoleUser, Query(q): Qu
             if n == 0 {
                 continue;
             }
-            chart_rows.push((format!("{} ({n})", if kind == EventKind::RegimeChange { "regime changes" } else { "holds" }), before, after));
+            chart_rows.push((
+                format!(
+                    "{} ({n})",
+                    if kind == EventKind::RegimeChange {
+                        "regime changes"
+                    } else {
+                        "holds"
+                    }
+                ),
+                before,
+                after,
+            ));
             summary.push_str(&format!(
                 "<tr data-aggregate=\"{k}\"><td>all {k}s ({n})</td><td data-before>{b}</td><td data-after>{a}</td></tr>",
                 k = kind.label(),
@@ -357,10 +393,19 @@ pub async fn service(State(st): State<AppState>, user: ConsoleUser, Query(q): Qu
                 each = table(&all, weeks, true),
             )
         };
-        Ok::<_, crate::error::Error>(format!("{}{}{body}", weeks_form("/console/risk", weeks), explain(weeks)))
+        Ok::<_, crate::error::Error>(format!(
+            "{}{}{body}",
+            weeks_form("/console/risk", weeks),
+            explain(weeks)
+        ))
     };
     match run.await {
-        Ok(body) => html::page(StatusCode::OK, "Whose risk: the service", Some(&user.viewer()), &body),
+        Ok(body) => html::page(
+            StatusCode::OK,
+            "Whose risk: the service",
+            Some(&user.viewer()),
+            &body,
+        ),
         Err(e) => user.error(e),
     }
 }
@@ -378,7 +423,11 @@ mod tests {
     }
 
     fn event(date: &str, kind: EventKind) -> Event {
-        Event { date: d(date), kind, who: "SU-1".into() }
+        Event {
+            date: d(date),
+            kind,
+            who: "SU-1".into(),
+        }
     }
 
     #[test]
@@ -386,11 +435,25 @@ mod tests {
         // Daily doses 1 Jan..=28 Feb 2026; change on 29 Jan; 2 weeks either side.
         let due = days("2026-01-01", 59);
         // Before (15..=28 Jan): 1 missed. After (29 Jan..=11 Feb): 4 missed. Outside: ignored.
-        let missed: BTreeSet<_> = ["2026-01-02", "2026-01-20", "2026-01-29", "2026-02-01", "2026-02-05", "2026-02-11", "2026-02-12"]
-            .iter()
-            .map(|s| d(s))
-            .collect();
-        let r = rates(&[event("2026-01-29", EventKind::RegimeChange)], &due, &missed, 2, d("2026-02-28"));
+        let missed: BTreeSet<_> = [
+            "2026-01-02",
+            "2026-01-20",
+            "2026-01-29",
+            "2026-02-01",
+            "2026-02-05",
+            "2026-02-11",
+            "2026-02-12",
+        ]
+        .iter()
+        .map(|s| d(s))
+        .collect();
+        let r = rates(
+            &[event("2026-01-29", EventKind::RegimeChange)],
+            &due,
+            &missed,
+            2,
+            d("2026-02-28"),
+        );
         assert_eq!(r[0].before, Window { missed: 1, due: 14 });
         assert_eq!(r[0].after, Window { missed: 4, due: 14 });
         assert_eq!(r[0].before.describe(), "1 missed of 14 due (7.1%)");
@@ -403,7 +466,13 @@ mod tests {
         let due = days("2026-03-02", 5);
         let missed: BTreeSet<_> = [d("2026-03-04")].into();
         // Up to 4 March: only 2..=4 March have happened.
-        let r = rates(&[event("2026-03-02", EventKind::Hold)], &due, &missed, 4, d("2026-03-04"));
+        let r = rates(
+            &[event("2026-03-02", EventKind::Hold)],
+            &due,
+            &missed,
+            4,
+            d("2026-03-04"),
+        );
         assert_eq!(r[0].before, Window { missed: 0, due: 0 });
         assert_eq!(r[0].after, Window { missed: 1, due: 3 });
         assert_eq!(r[0].before.describe(), "0 missed of 0 due (no doses due)");
@@ -414,8 +483,15 @@ mod tests {
         let due = days("2026-01-01", 90);
         let missed: BTreeSet<_> = [d("2026-01-10"), d("2026-02-10")].into();
         let r = rates(
-            &[event("2026-01-15", EventKind::RegimeChange), event("2026-02-05", EventKind::RegimeChange), event("2026-02-05", EventKind::Hold)],
-            &due, &missed, 1, d("2026-03-31"),
+            &[
+                event("2026-01-15", EventKind::RegimeChange),
+                event("2026-02-05", EventKind::RegimeChange),
+                event("2026-02-05", EventKind::Hold),
+            ],
+            &due,
+            &missed,
+            1,
+            d("2026-03-31"),
         );
         let (n, before, after) = aggregate(&r, EventKind::RegimeChange);
         assert_eq!(n, 2);

@@ -55,7 +55,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, Secure when served over https.
-pub fn set_cookie(config: &Config, name: &str, value: &str, max_age_secs: Option<i64>) -> HeaderValue {
+pub fn set_cookie(
+    config: &Config,
+    name: &str,
+    value: &str,
+    max_age_secs: Option<i64>,
+) -> HeaderValue {
     let secure = if config.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -228,7 +233,10 @@ pub fn error_page(e: &Error, viewer: Option<&Viewer>) -> Response {
     }
     let (title, detail) = match e {
         Error::Forbidden(d) => ("Not allowed".to_string(), d.clone()),
-        Error::NotFound(what) => ("Not found".to_string(), format!("This {what} was not found.")),
+        Error::NotFound(what) => (
+            "Not found".to_string(),
+            format!("This {what} was not found."),
+        ),
         Error::Database(_) | Error::Internal(_) => (
             "Something went wrong".to_string(),
             "Something went wrong on our side; it has been logged.".to_string(),
@@ -274,5 +282,9 @@ pub fn with_cookie(mut res: Response, value: HeaderValue) -> Response {
 
 /// 303 See Other to `to` (after a POST).
 pub fn see_other(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, to.to_string())]).into_response()
+    (
+        StatusCode::SEE_OTHER,
+        [(axum::http::header::LOCATION, to.to_string())],
+    )
+        .into_response()
 }

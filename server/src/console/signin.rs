@@ -1,10 +1,10 @@
 //! Sign-in and sign-out. The same message for an unknown e-mail and a wrong password; a locked
 //! e-mail says so (the lock-out is per address, so it reveals nothing about who has an account).
 
+use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Form;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::Row;
@@ -46,7 +46,12 @@ fn render(
         _ => (session::random_token(), true),
     };
     let message = message
-        .map(|m| format!("<div class=\"errors\" role=\"alert\"><p>{}</p></div>", esc(m)))
+        .map(|m| {
+            format!(
+                "<div class=\"errors\" role=\"alert\"><p>{}</p></div>",
+                esc(m)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
         "{message}<form method=\"post\" action=\"/console/sign-in\">{csrf}\
@@ -61,7 +66,10 @@ fn render(
     );
     let res = html::page(status, "Sign in", None, &body);
     if new {
-        with_cookie(res, set_cookie(&st.config, PRE_SESSION_COOKIE, &token, None))
+        with_cookie(
+            res,
+            set_cookie(&st.config, PRE_SESSION_COOKIE, &token, None),
+        )
     } else {
         res
     }
@@ -103,7 +111,13 @@ pub async fn submit(
                 st.auth_limiter.record_failure(ip);
             }
             tracing::warn!("failed console sign-in");
-            Ok(render(&st, &headers, StatusCode::UNAUTHORIZED, &f.email, Some(NOT_RECOGNISED)))
+            Ok(render(
+                &st,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                &f.email,
+                Some(NOT_RECOGNISED),
+            ))
         }
         Outcome::Locked => {
             let minutes = st.config.lockout_for.as_secs().div_ceil(60);
@@ -111,13 +125,21 @@ pub async fn submit(
                 "Too many failed sign-ins for this e-mail address: it is locked for {minutes} minutes. \
                  Try again later, or ask an administrator to reset your password."
             );
-            Ok(render(&st, &headers, StatusCode::TOO_MANY_REQUESTS, &f.email, Some(&msg)))
+            Ok(render(
+                &st,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &f.email,
+                Some(&msg),
+            ))
         }
     }
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 async fn attempt(st: &AppState, email: &str, password_given: &str) -> Result<Outcome> {
@@ -207,8 +229,13 @@ async fn attempt(st: &AppState, email: &str, password_given: &str) -> Result<Out
         None => "staff:unknown".to_string(),
     };
     let anonymous = Actor("anonymous".into());
-    w.audit(&anonymous, "console.sign_in_failed", &subject, serde_json::json!({}))
-        .await?;
+    w.audit(
+        &anonymous,
+        "console.sign_in_failed",
+        &subject,
+        serde_json::json!({}),
+    )
+    .await?;
     if locked {
         w.audit(
             &anonymous,

@@ -42,18 +42,27 @@ async fn render(
     notice: &str,
 ) -> Response {
     match build(st, user, f, errors).await {
-        Ok(body) => html::page(status, "Staff", Some(&user.viewer()), &format!("{notice}{body}")),
+        Ok(body) => html::page(
+            status,
+            "Staff",
+            Some(&user.viewer()),
+            &format!("{notice}{body}"),
+        ),
         Err(e) => user.error(e),
     }
 }
 
-async fn build(st: &AppState, user: &ConsoleUser, f: &StaffForm, errors: &[FieldError]) -> Result<String> {
+async fn build(
+    st: &AppState,
+    user: &ConsoleUser,
+    f: &StaffForm,
+    errors: &[FieldError],
+) -> Result<String> {
     user.caller.require(&[Role::Admin])?;
-    let rows = sqlx::query(
-        "SELECT id, name, email, role, password_hash FROM staff ORDER BY role, name",
-    )
-    .fetch_all(st.store.pool())
-    .await?;
+    let rows =
+        sqlx::query("SELECT id, name, email, role, password_hash FROM staff ORDER BY role, name")
+            .fetch_all(st.store.pool())
+            .await?;
     let mut table = String::new();
     for r in &rows {
         let id: String = r.try_get("id")?;
@@ -92,19 +101,36 @@ async fn build(st: &AppState, user: &ConsoleUser, f: &StaffForm, errors: &[Field
         p = sel("pharmacist"),
         a = sel("admin"),
         role_err = html::field_error(errors, "role"),
-        pharmacy = input("pharmacy_id", "Pharmacy id (pharmacists only)", "text", &f.pharmacy_id),
-        password = input("password", "Console password (optional; at least 12 characters)", "password", ""),
+        pharmacy = input(
+            "pharmacy_id",
+            "Pharmacy id (pharmacists only)",
+            "text",
+            &f.pharmacy_id
+        ),
+        password = input(
+            "password",
+            "Console password (optional; at least 12 characters)",
+            "password",
+            ""
+        ),
     ))
 }
 
-pub async fn create(State(st): State<AppState>, user: ConsoleUser, Form(f): Form<StaffForm>) -> Response {
+pub async fn create(
+    State(st): State<AppState>,
+    user: ConsoleUser,
+    Form(f): Form<StaffForm>,
+) -> Response {
     if let Err(e) = user.check_csrf(&f.csrf) {
         return user.error(e.0);
     }
     let run = async {
         user.caller.require(&[Role::Admin])?;
         let Some(role) = Role::parse(&f.role) else {
-            return Err(Error::field("role", "must be admin, clinician, keyworker or pharmacist"));
+            return Err(Error::field(
+                "role",
+                "must be admin, clinician, keyworker or pharmacist",
+            ));
         };
         if !f.password.is_empty() {
             password::validate("password", &f.password)?;
@@ -118,7 +144,13 @@ pub async fn create(State(st): State<AppState>, user: ConsoleUser, Form(f): Form
         let created = create_staff(&st.store, &user.actor(), req).await?;
         if !f.password.is_empty() {
             let mut w = st.store.write().await?;
-            db::staff::set_password(&mut w, &user.actor(), &created.id, &password::hash(&f.password)).await?;
+            db::staff::set_password(
+                &mut w,
+                &user.actor(),
+                &created.id,
+                &password::hash(&f.password),
+            )
+            .await?;
             w.commit().await?;
         }
         Ok(created)
@@ -130,11 +162,29 @@ pub async fn create(State(st): State<AppState>, user: ConsoleUser, Form(f): Form
                  (for integrations only):</p><p class=\"secret\">{}</p></div>",
                 esc(&c.token)
             );
-            render(&st, &user, &StaffForm::default(), &[], StatusCode::CREATED, &notice).await
+            render(
+                &st,
+                &user,
+                &StaffForm::default(),
+                &[],
+                StatusCode::CREATED,
+                &notice,
+            )
+            .await
         }
-        Err(Error::Validation(errs)) => render(&st, &user, &f, &errs, StatusCode::UNPROCESSABLE_ENTITY, "").await,
+        Err(Error::Validation(errs)) => {
+            render(&st, &user, &f, &errs, StatusCode::UNPROCESSABLE_ENTITY, "").await
+        }
         Err(Error::Conflict { field, detail }) => {
-            render(&st, &user, &f, &[FieldError::new(field, detail)], StatusCode::CONFLICT, "").await
+            render(
+                &st,
+                &user,
+                &f,
+                &[FieldError::new(field, detail)],
+                StatusCode::CONFLICT,
+                "",
+            )
+            .await
         }
         Err(e) => user.error(e),
     }
@@ -153,7 +203,9 @@ pub async fn set_password(
         user.caller.require(&[Role::Admin])?;
         password::validate("password", &f.password)?;
         let mut w = st.store.write().await?;
-        if !db::staff::set_password(&mut w, &user.actor(), &id, &password::hash(&f.password)).await? {
+        if !db::staff::set_password(&mut w, &user.actor(), &id, &password::hash(&f.password))
+            .await?
+        {
             return Err(Error::NotFound("staff member"));
         }
         w.commit().await
@@ -161,7 +213,15 @@ pub async fn set_password(
     match run.await {
         Ok(()) => see_other("/console/staff"),
         Err(Error::Validation(errs)) => {
-            render(&st, &user, &StaffForm::default(), &errs, StatusCode::UNPROCESSABLE_ENTITY, "").await
+            render(
+                &st,
+                &user,
+                &StaffForm::default(),
+                &errs,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "",
+            )
+            .await
         }
         Err(e) => user.error(e),
     }

@@ -136,9 +136,8 @@ pub async fn history<'e, E>(exec: E, service_user_id: &str) -> Result<Vec<Hold>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM holds WHERE service_user_id = $1 ORDER BY placed_at DESC"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM holds WHERE service_user_id = $1 ORDER BY placed_at DESC");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(service_user_id)
         .fetch_all(exec)

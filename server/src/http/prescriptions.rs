@@ -200,8 +200,14 @@ pub(crate) async fn apply_regime_change(
         .ok_or(Error::NotFound("prescription"))?;
     let calendar = db::pharmacies::calendar_of(&mut w.tx, pharmacy_id).await?;
     let (regime, reason) = check_regime_change(&stored.prescription, draft, &calendar)?;
-    db::prescriptions::insert_regime_change(&mut w, &Actor(caller.id.clone()), id, &regime, &reason)
-        .await?;
+    db::prescriptions::insert_regime_change(
+        &mut w,
+        &Actor(caller.id.clone()),
+        id,
+        &regime,
+        &reason,
+    )
+    .await?;
     crate::sync::outbox::person_changed(&mut w, &stored.service_user_id).await?;
     let stored = db::prescriptions::get(&mut w.tx, id)
         .await?
