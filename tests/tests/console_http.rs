@@ -13,6 +13,7 @@ on_both_backends!(
     a_keyworker_gets_no_regime_change_form_and_403_when_posting_one,
     admins_pharmacists_and_unknown_ids_get_no_person_page,
     regime_change_errors_read_as_the_api_words_them_with_the_input_kept,
+    a_confirm_for_another_person_or_an_older_state_is_refused,
 );
 
 async fn signing_in_gives_a_strict_http_only_session_and_signing_out_ends_it(app: TestApp) {
@@ -331,4 +332,72 @@ async fn the_session_cookie_is_secure_behind_https() {
         cookie.starts_with("sotto_session=") && cookie.contains("; Secure"),
         "{cookie}"
     );
+}
+
+async fn a_confirm_for_another_person_or_an_older_state_is_refused(app: TestApp) {
+    let w = app.world().await;
+    app.set_password(&w.keyworker, PASSWORD).await;
+    let c = ConsoleClient::signed_in(&app, &w.keyworker).await;
+    let page = c.get(&format!("/console/people/{}", w.service_user)).await;
+    let csrf = page.csrf();
+    let preview = c
+        .post(
+            &format!("/console/people/{}/holds/preview", w.service_user),
+            &[("csrf", &csrf), ("reason", "please ring us")],
+        )
+        .await;
+    assert!(preview.body.contains("Alex Testperson") && preview.body.contains("12 April 1985"));
+    assert!(
+        preview.body.contains("The pharmacy will see code"),
+        "{}",
+        preview.body
+    );
+    let stamp = hidden(&preview.body, "stamp").unwrap();
+    let path = format!("/console/people/{}/holds", w.service_user);
+    let before = app.snapshot().await;
+
+    // A confirmation naming another person changes nothing.
+    let other = c
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("reason", "please ring us"),
+                ("reference", "SU-9999"),
+                ("stamp", &stamp),
+            ],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.body);
+    assert!(other.body.contains("different person"));
+    assert_eq!(app.snapshot().await, before);
+
+    // Someone else places a hold after the preview: the preview is out of date.
+    let (status, _) = app
+        .post(
+            &w.clinician.token,
+            &format!("/api/v1/service-users/{}/holds", w.service_user),
+            json!({"reason": "seen elsewhere"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let moved = app.snapshot().await;
+    let stale = c
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("reason", "please ring us"),
+                ("reference", "SU-1042"),
+                ("stamp", &stamp),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    assert!(
+        stale.body.contains("changed after your preview"),
+        "{}",
+        stale.body
+    );
+    assert_eq!(app.snapshot().await, moved);
 }

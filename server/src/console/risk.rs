@@ -177,7 +177,7 @@ async fn person_data(
             });
         }
     }
-    events.sort_by(|a, b| (a.date, a.kind).cmp(&(b.date, b.kind)));
+    events.sort_by_key(|e| (e.date, e.kind));
     let missed = db::service_users::missed_doses(st.store.pool(), &su.id)
         .await?
         .into_iter()

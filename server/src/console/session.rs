@@ -169,60 +169,66 @@ impl FromRequestParts<AppState> for ConsoleUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
-        let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(to_sign_in());
-        };
-        let id_hash = hash_secret(&id);
-        let row = sqlx::query(
-            "SELECT s.staff_id, s.csrf_token, s.created_at, s.last_seen_at, st.name, st.role, \
-             st.pharmacy_id FROM console_sessions s JOIN staff st ON st.id = s.staff_id \
-             WHERE s.id_hash = $1",
-        )
-        .bind(&id_hash)
-        .fetch_optional(st.store.pool())
-        .await
-        .map_err(|e| error_page(&Error::from(e), None))?;
-        let Some(row) = row else {
-            return Err(to_sign_in());
-        };
-        let get = |c: &str| -> Result<String, Response> {
-            row.try_get::<String, _>(c)
-                .map_err(|e| error_page(&Error::from(e), None))
-        };
-        let now = Utc::now();
-        let created = parse_time(&get("created_at")?);
-        let seen = parse_time(&get("last_seen_at")?);
-        let c = &st.config;
-        let fresh = match (created, seen) {
-            (Some(created), Some(seen)) => {
-                now - created < chrono::Duration::from_std(c.session_absolute).unwrap_or_default()
-                    && now - seen < chrono::Duration::from_std(c.session_idle).unwrap_or_default()
-            }
-            _ => false,
-        };
-        if !fresh {
-            return Err(to_sign_in());
+        match resolve(parts, st).await {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(to_sign_in()),
+            Err(e) => Err(error_page(&e, None)),
         }
-        // Not audited: keeping a session alive is not a change anyone acts on.
-        sqlx::query("UPDATE console_sessions SET last_seen_at = $1 WHERE id_hash = $2")
-            .bind(now_text())
-            .bind(&id_hash)
-            .execute(st.store.pool())
-            .await
-            .map_err(|e| error_page(&Error::from(e), None))?;
-        let role = Role::parse(&get("role")?)
-            .ok_or_else(|| error_page(&Error::Internal("stored role is unknown".into()), None))?;
-        Ok(ConsoleUser {
-            caller: Caller {
-                id: get("staff_id")?,
-                role,
-                pharmacy_id: row.try_get("pharmacy_id").ok().flatten(),
-            },
-            name: get("name")?,
-            csrf: get("csrf_token")?,
-            id_hash,
-        })
     }
+}
+
+/// The session's staff member, or `None` without a live session (missing, unknown, idle too
+/// long, or older than the absolute limit).
+async fn resolve(parts: &Parts, st: &AppState) -> crate::error::Result<Option<ConsoleUser>> {
+    let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let id_hash = hash_secret(&id);
+    let row = sqlx::query(
+        "SELECT s.staff_id, s.csrf_token, s.created_at, s.last_seen_at, st.name, st.role, \
+         st.pharmacy_id FROM console_sessions s JOIN staff st ON st.id = s.staff_id \
+         WHERE s.id_hash = $1",
+    )
+    .bind(&id_hash)
+    .fetch_optional(st.store.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let created = parse_time(&row.try_get::<String, _>("created_at")?);
+    let seen = parse_time(&row.try_get::<String, _>("last_seen_at")?);
+    let c = &st.config;
+    let within = |since: DateTime<Utc>, limit: std::time::Duration| {
+        now - since < chrono::Duration::from_std(limit).unwrap_or_default()
+    };
+    let fresh = match (created, seen) {
+        (Some(created), Some(seen)) => {
+            within(created, c.session_absolute) && within(seen, c.session_idle)
+        }
+        _ => false,
+    };
+    if !fresh {
+        return Ok(None);
+    }
+    // Not audited: keeping a session alive is not a change anyone acts on.
+    sqlx::query("UPDATE console_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+        .bind(now_text())
+        .bind(&id_hash)
+        .execute(st.store.pool())
+        .await?;
+    let role = Role::parse(&row.try_get::<String, _>("role")?)
+        .ok_or_else(|| Error::Internal("stored role is unknown".into()))?;
+    Ok(Some(ConsoleUser {
+        caller: Caller {
+            id: row.try_get("staff_id")?,
+            role,
+            pharmacy_id: row.try_get("pharmacy_id")?,
+        },
+        name: row.try_get("name")?,
+        csrf: row.try_get("csrf_token")?,
+        id_hash,
+    }))
 }
 
 /// A readable error page with the API's status code.

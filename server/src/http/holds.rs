@@ -136,7 +136,7 @@ pub(crate) fn check_may_lift(
     hold: &db::holds::Hold,
     su: &db::service_users::ServiceUser,
 ) -> Result<()> {
-    caller.require_access(&su)?;
+    caller.require_access(su)?;
     if hold.kind == HoldKind::Safety && caller.role != Role::Clinician {
         return Err(Error::Forbidden(
             "a safety hold after missed doses is lifted only by a clinician (prescriber review)"
