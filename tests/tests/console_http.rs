@@ -14,6 +14,7 @@ on_both_backends!(
     admins_pharmacists_and_unknown_ids_get_no_person_page,
     regime_change_errors_read_as_the_api_words_them_with_the_input_kept,
     a_confirm_for_another_person_or_an_older_state_is_refused,
+    an_admin_creates_staff_and_resets_passwords_from_the_console,
 );
 
 async fn signing_in_gives_a_strict_http_only_session_and_signing_out_ends_it(app: TestApp) {
@@ -400,4 +401,202 @@ async fn a_confirm_for_another_person_or_an_older_state_is_refused(app: TestApp)
         stale.body
     );
     assert_eq!(app.snapshot().await, moved);
+}
+
+async fn an_admin_creates_staff_and_resets_passwords_from_the_console(app: TestApp) {
+    let mut admin = app.admin.clone();
+    admin.email = app.admin.email.clone();
+    app.set_password(&admin, PASSWORD).await;
+    let a = ConsoleClient::signed_in(&app, &admin).await;
+    let page = a.get("/console/staff").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = page.csrf();
+    // The API's validation, shown next to the fields.
+    let short = a
+        .post(
+            "/console/staff",
+            &[
+                ("csrf", &csrf),
+                ("name", "Kay Worker"),
+                ("email", "kay@service.test"),
+                ("role", "keyworker"),
+                ("password", "too short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        short.body.contains("must be at least 12 characters"),
+        "{}",
+        short.body
+    );
+    assert!(
+        short.body.contains("value=\"kay@service.test\""),
+        "input kept"
+    );
+    let made = a
+        .post(
+            "/console/staff",
+            &[
+                ("csrf", &csrf),
+                ("name", "Kay Worker"),
+                ("email", "kay@service.test"),
+                ("role", "keyworker"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let dup = a
+        .post(
+            "/console/staff",
+            &[
+                ("csrf", &csrf),
+                ("name", "Kay Again"),
+                ("email", "KAY@service.test"),
+                ("role", "keyworker"),
+            ],
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    assert!(dup.body.contains("already exists"));
+
+    let kay = ConsoleClient::new(&app);
+    assert_eq!(
+        kay.sign_in("kay@service.test", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(kay.get("/console/caseload").await.status, StatusCode::OK);
+    // Keyworkers do not administer staff.
+    let denied = kay.get("/console/staff").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+
+    // A reset ends Kay's session; the new password works, the old one does not.
+    let list = a.get("/console/staff").await;
+    let at = list.body.find("kay@service.test").unwrap();
+    let action = &list.body[at..];
+    let start = action.find("/console/staff/").unwrap();
+    let path = &action[start..start + action[start..].find('"').unwrap()];
+    let reset = a
+        .post(
+            path,
+            &[("csrf", &csrf), ("password", "another long password")],
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
+    assert_eq!(
+        kay.get("/console/caseload").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        ConsoleClient::new(&app)
+            .sign_in("kay@service.test", PASSWORD)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ConsoleClient::new(&app)
+            .sign_in("kay@service.test", "another long password")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_enrols_a_pharmacy_and_sees_when_its_client_was_last_heard() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_password(&app.admin, PASSWORD).await;
+    let a = ConsoleClient::signed_in(&app, &app.admin).await;
+    let page = a.get("/console/pharmacies").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = page.csrf();
+    let bad = a
+        .post(
+            "/console/pharmacies",
+            &[
+                ("csrf", &csrf),
+                ("ods_code", "x"),
+                ("name", "Corner"),
+                ("closing_time", "25:00"),
+                ("timezone", "Europe/London"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("id=\"closing_time-error\""),
+        "{}",
+        bad.body
+    );
+    let made = a
+        .post(
+            "/console/pharmacies",
+            &[
+                ("csrf", &csrf),
+                ("ods_code", "FC003"),
+                ("name", "Corner Pharmacy"),
+                ("closing_time", "18:00"),
+                ("timezone", "Europe/London"),
+                ("closed_sun", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let setup = made.body[made.body.find("data-setup>").unwrap()..].to_string();
+    for part in [
+        "SOTTO_PHARMACY_ID=",
+        "SOTTO_MQTT_URL=mqtt://127.0.0.1:",
+        "SOTTO_MQTT_USERNAME=pharmacy-fc003",
+        "SOTTO_MQTT_PASSWORD=mqtt_",
+        "SOTTO_SERVER_KEY=",
+        "sotto-pharmacy",
+    ] {
+        assert!(setup.contains(part), "{part} missing: {setup}");
+    }
+    let value = |key: &str| {
+        let at = setup.find(key).unwrap() + key.len();
+        setup[at..].split([' ', '\n']).next().unwrap().to_string()
+    };
+    let enrolled = sotto_tests::counter::Enrolled {
+        id: value("SOTTO_PHARMACY_ID="),
+        mqtt_username: value("SOTTO_MQTT_USERNAME="),
+        mqtt_password: value("SOTTO_MQTT_PASSWORD="),
+        server_key: value("SOTTO_SERVER_KEY="),
+    };
+    let row = |body: &str| {
+        let at = body.find("data-ods=\"FC003\"").unwrap();
+        body[at..at + body[at..].find("</tr>").unwrap()].to_string()
+    };
+    let before = a.get("/console/pharmacies").await;
+    assert!(
+        row(&before.body).contains("never heard from"),
+        "{}",
+        row(&before.body)
+    );
+    assert!(
+        !before.body.contains(&enrolled.mqtt_password),
+        "the password is shown once only"
+    );
+
+    // The client, set up from those lines, connects and asks for its state.
+    let _counter = sotto_tests::counter::Counter::start(
+        &enrolled,
+        app.broker_addr.port(),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = row(&a.get("/console/pharmacies").await.body);
+        if now.contains("connected (last heard") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never shown as connected: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
