@@ -15,6 +15,7 @@ on_both_backends!(
     regime_change_errors_read_as_the_api_words_them_with_the_input_kept,
     a_confirm_for_another_person_or_an_older_state_is_refused,
     an_admin_creates_staff_and_resets_passwords_from_the_console,
+    lifting_previews_the_code_and_only_a_clinician_lifts_a_safety_hold,
 );
 
 async fn signing_in_gives_a_strict_http_only_session_and_signing_out_ends_it(app: TestApp) {
@@ -599,4 +600,112 @@ async fn an_admin_enrols_a_pharmacy_and_sees_when_its_client_was_last_heard() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+async fn lifting_previews_the_code_and_only_a_clinician_lifts_a_safety_hold(app: TestApp) {
+    let w = app.world().await;
+    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let every_day: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat"]
+        .iter()
+        .map(|d| json!({"weekday": d, "days": if *d == "sat" { 2 } else { 1 }, "supervised": true}))
+        .collect();
+    let (status, p) = app
+        .post(
+            &w.clinician.token,
+            &format!("/api/v1/service-users/{}/prescriptions", w.service_user),
+            prescription_body(start, 14, json!(every_day)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let holds = format!("/api/v1/service-users/{}/holds", w.service_user);
+    let (_, attend) = app
+        .post(&w.keyworker.token, &holds, json!({"reason": "ring us"}))
+        .await;
+    let (_, safety) = app
+        .post(
+            &w.clinician.token,
+            &holds,
+            json!({"reason": "three missed", "kind": "safety"}),
+        )
+        .await;
+    app.set_password(&w.keyworker, PASSWORD).await;
+    app.set_password(&w.clinician, PASSWORD).await;
+
+    let k = ConsoleClient::signed_in(&app, &w.keyworker).await;
+    let page = k.get(&format!("/console/people/{}", w.service_user)).await;
+    assert!(
+        page.body.contains("a clinician lifts this"),
+        "no lift button for the safety hold"
+    );
+    let csrf = page.csrf();
+    let sid = safety["id"].as_str().unwrap();
+    let refused = k
+        .post(
+            &format!("/console/holds/{sid}/lift/preview"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("only by a clinician"),
+        "{}",
+        refused.body
+    );
+
+    // The keyworker lifts the attend hold: the safety hold still gives E.
+    let aid = attend["id"].as_str().unwrap();
+    let preview = k
+        .post(
+            &format!("/console/holds/{aid}/lift/preview"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(preview.body.contains("data-code>E<"), "{}", preview.body);
+    let stamp = hidden(&preview.body, "stamp").unwrap();
+    let done = k
+        .post(
+            &format!("/console/holds/{aid}/lift"),
+            &[
+                ("csrf", &csrf),
+                ("reference", "SU-1042"),
+                ("stamp", &stamp),
+                ("note", "spoke"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+
+    // The clinician lifts the safety hold: the pharmacy will see A again.
+    let c = ConsoleClient::signed_in(&app, &w.clinician).await;
+    let csrf = c
+        .get(&format!("/console/people/{}", w.service_user))
+        .await
+        .csrf();
+    let preview = c
+        .post(
+            &format!("/console/holds/{sid}/lift/preview"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(
+        preview.body.contains("data-code>A<") || preview.body.contains("data-code>C<"),
+        "{}",
+        preview.body
+    );
+    let stamp = hidden(&preview.body, "stamp").unwrap();
+    let done = c
+        .post(
+            &format!("/console/holds/{sid}/lift"),
+            &[("csrf", &csrf), ("reference", "SU-1042"), ("stamp", &stamp)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (_, status) = app
+        .get(
+            &w.clinician.token,
+            &format!("/api/v1/service-users/{}/status", w.service_user),
+        )
+        .await;
+    assert!(status["holds"].as_array().unwrap().is_empty(), "{status}");
 }

@@ -249,7 +249,6 @@ async fn build(st: &AppState, user: &ConsoleUser, id: &str, forms: &PersonForms)
         .filter_map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
         .collect();
     let holds = db::holds::history(st.store.pool(), &su.id).await?;
-    let stamp = stamp(st, &su).await?;
     let is_clinician = user.caller.role == Role::Clinician;
 
     let mut out = identity(&su);
@@ -424,7 +423,6 @@ async fn build(st: &AppState, user: &ConsoleUser, id: &str, forms: &PersonForms)
             "<table><thead><tr><th scope=\"col\">Date</th><th scope=\"col\">What the pharmacy reported</th></tr></thead><tbody>{rows}</tbody></table>"
         ));
     }
-    let _ = stamp;
     Ok(out)
 }
 
@@ -661,12 +659,10 @@ pub async fn lift_preview(
     }
     let run = async {
         let (hold, su) = hold_and_person(&st, &user, &hold_id).await?;
-        let mut removed = false;
         let s = status::for_service_user_as_if(&st.store, &su, None, true, |mut kinds| {
             // As if this one hold were gone (others of the same kind stay).
             if let Some(i) = kinds.iter().position(|k| *k == hold.kind) {
                 kinds.remove(i);
-                removed = true;
             }
             kinds
         })
