@@ -38,9 +38,32 @@ async fn signing_in_gives_a_strict_http_only_session_and_signing_out_ends_it(app
         !cookie.contains("Secure"),
         "plain-http public URL: {cookie}"
     );
+    let root = c.get("/").await;
+    assert_eq!(root.location(), Some("/console"));
+    assert_eq!(
+        c.get("/console").await.location(),
+        Some("/console/caseload")
+    );
     let page = c.get("/console/caseload").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("SU-1042"), "{}", page.body);
+    assert!(
+        page.body.contains("aria-sort=\"ascending\""),
+        "sorted by reference"
+    );
+    for (filter, shown) in [
+        ("?q=su-10", true),
+        ("?q=nobody", false),
+        ("?hold=1", false),
+        ("?missed=1", false),
+    ] {
+        let filtered = c.get(&format!("/console/caseload{filter}")).await;
+        assert_eq!(
+            filtered.body.contains("data-reference=\"SU-1042\""),
+            shown,
+            "{filter}"
+        );
+    }
 
     // Sign out; the old cookie no longer opens anything.
     let old = c.cookie_header();
@@ -174,6 +197,15 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(app: TestA
     let placed = c.post(&path, &ok).await;
     assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.body);
     assert_ne!(app.snapshot().await, before);
+    // The signed-in keyworker is the audit actor, as with their token.
+    let (_, audit) = app.get(&app.admin.token, "/api/v1/audit").await;
+    let entry = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["action"] == "hold.place")
+        .expect("the hold is audited");
+    assert_eq!(entry["actor"], w.keyworker.id.as_str());
 }
 
 async fn a_keyworker_gets_no_regime_change_form_and_403_when_posting_one(app: TestApp) {

@@ -122,9 +122,20 @@ pub fn csrf_refused() -> Error {
 
 /// Creates a session for a staff member who has just proved their password; returns the cookie
 /// value. Audited by the caller's transaction.
-pub async fn create(w: &mut WriteTx, staff_id: &str) -> crate::error::Result<String> {
+pub async fn create(
+    w: &mut WriteTx,
+    staff_id: &str,
+    absolute: std::time::Duration,
+) -> crate::error::Result<String> {
     let id = random_token();
     let now = now_text();
+    // Sessions past the absolute limit are dead anyway; sweep them here so the table stays small.
+    let cutoff = (Utc::now() - chrono::Duration::from_std(absolute).unwrap_or_default())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    sqlx::query("DELETE FROM console_sessions WHERE created_at < $1")
+        .bind(cutoff)
+        .execute(&mut *w.tx)
+        .await?;
     sqlx::query(
         "INSERT INTO console_sessions (id_hash, staff_id, csrf_token, created_at, last_seen_at) \
          VALUES ($1, $2, $3, $4, $5)",

@@ -179,7 +179,7 @@ async fn attempt(st: &AppState, email: &str, password_given: &str) -> Result<Out
             .bind(&email)
             .execute(&mut *w.tx)
             .await?;
-        let session = session::create(&mut w, id).await?;
+        let session = session::create(&mut w, id, st.config.session_absolute).await?;
         w.audit(
             &Actor(id.clone()),
             "console.sign_in",
