@@ -214,7 +214,7 @@ pub async fn page(
     Path(id): Path<String>,
 ) -> Response {
     match build(&st, &user, &id, &PersonForms::default()).await {
-        Ok(body) => html::page(StatusCode::OK, "Person", Some(&user.viewer()), &body),
+        Ok((title, body)) => html::page(StatusCode::OK, &title, Some(&user.viewer()), &body),
         Err(e) => user.error(e),
     }
 }
@@ -228,7 +228,13 @@ struct PersonForms {
     regime_errors: Vec<FieldError>,
 }
 
-async fn build(st: &AppState, user: &ConsoleUser, id: &str, forms: &PersonForms) -> Result<String> {
+/// The page's title (the person's reference, so the browser tab names them too) and body.
+async fn build(
+    st: &AppState,
+    user: &ConsoleUser,
+    id: &str,
+    forms: &PersonForms,
+) -> Result<(String, String)> {
     let su = visible(st, user, id).await?;
     let s = status::for_service_user(&st.store, &su, None, true).await?;
     let today = s.date;
@@ -423,7 +429,7 @@ async fn build(st: &AppState, user: &ConsoleUser, id: &str, forms: &PersonForms)
             "<table><thead><tr><th scope=\"col\">Date</th><th scope=\"col\">What the pharmacy reported</th></tr></thead><tbody>{rows}</tbody></table>"
         ));
     }
-    Ok(out)
+    Ok((format!("Person {}", su.reference), out))
 }
 
 /// "mon 1 supervised; sat 2" — a weekly pattern in words.
@@ -511,7 +517,7 @@ async fn with_errors(
     status: StatusCode,
 ) -> Response {
     match build(st, user, id, &forms).await {
-        Ok(body) => html::page(status, "Person", Some(&user.viewer()), &body),
+        Ok((title, body)) => html::page(status, &title, Some(&user.viewer()), &body),
         Err(e) => user.error(e),
     }
 }
