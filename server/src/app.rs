@@ -51,6 +51,12 @@ impl Application {
         mail.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let broker_tls = tls.as_ref().map(|t| t.mqtt.clone());
         let sync = sync::start(&config, store.clone(), broker_tls, tasks_stop.clone()).await?;
+        // The embedded broker may have been given port 0: record where it really listens (the
+        // console's enrolment page tells pharmacies).
+        let mut config = config;
+        if config.mqtt_url.is_none() {
+            config.mqtt_embedded_addr = sync.broker_addr;
+        }
         let tasks = TaskTracker::new();
         tasks.spawn(crate::email::worker::run(
             store.clone(),

@@ -1,5 +1,5 @@
-//! Command line: `serve` (default), `demo`, `admin create-staff|verify-audit|mosquitto-config|
-//! check-pharmacy`, `openapi`.
+//! Command line: `serve` (default), `demo`, `admin create-staff|set-password|verify-audit|
+//! mosquitto-config|check-pharmacy`, `openapi`.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -54,6 +54,15 @@ pub enum Admin {
         #[arg(long)]
         pharmacy_id: Option<String>,
     },
+    /// Set (or reset) a staff member's console password, read from the first line of standard
+    /// input (so it stays out of the shell history and the process list). Ends their sessions.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Filled from standard input by the command line; tests pass it directly.
+        #[arg(skip)]
+        password: Option<String>,
+    },
     /// Check the audit log's hash chain; exits non-zero if any entry was edited or deleted.
     VerifyAudit,
     /// Compare a pharmacy's counter with the server: every person's code and the last change
@@ -106,6 +115,17 @@ pub async fn main(
                 serde_json::to_string_pretty(&crate::http::openapi())?
             )?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(Admin::SetPassword {
+            email,
+            password: None,
+        }) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("Failed to read the password from standard input")?;
+            let password = Some(line.trim_end_matches(['\r', '\n']).to_string());
+            run_admin(&config, Admin::SetPassword { email, password }, out).await
         }
         Command::Admin(admin) => run_admin(&config, admin, out).await,
     }
@@ -208,6 +228,25 @@ pub async fn run_admin(
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Admin::SetPassword { email, password } => {
+            let password = password.unwrap_or_default();
+            crate::console::password::validate("password", &password)
+                .map_err(|e| anyhow::anyhow!("the password {}", e.message))?;
+            let id = crate::db::staff::id_by_email(store.pool(), &email)
+                .await?
+                .with_context(|| format!("no staff member has the e-mail address {email}"))?;
+            let mut w = store.write().await?;
+            crate::db::staff::set_password(
+                &mut w,
+                &audit::Actor("cli".into()),
+                &id,
+                &crate::console::password::hash(&password),
+            )
+            .await?;
+            w.commit().await?;
+            writeln!(out, "password set for staff {id}")?;
+            ExitCode::SUCCESS
         }
         Admin::VerifyAudit => {
             let v = audit::verify(store.pool()).await?;

@@ -52,6 +52,15 @@ pub struct Config {
     /// SMTP relay; `None` writes `.eml` files to `mail_outbox`.
     pub smtp_url: Option<String>,
     pub mail_outbox: PathBuf,
+    /// Console sign-in lock-out: this many failures for one e-mail within `lockout_window`
+    /// lock that e-mail for `lockout_for`.
+    pub lockout_failures: u32,
+    pub lockout_window: std::time::Duration,
+    pub lockout_for: std::time::Duration,
+    /// A console session ends after this long without a request, and after `session_absolute`
+    /// in any case.
+    pub session_idle: std::time::Duration,
+    pub session_absolute: std::time::Duration,
 }
 
 impl Default for Config {
@@ -81,6 +90,11 @@ impl Default for Config {
             run_schedulers: true,
             smtp_url: None,
             mail_outbox: "./outbox".into(),
+            lockout_failures: 5,
+            lockout_window: std::time::Duration::from_secs(15 * 60),
+            lockout_for: std::time::Duration::from_secs(15 * 60),
+            session_idle: std::time::Duration::from_secs(30 * 60),
+            session_absolute: std::time::Duration::from_secs(12 * 60 * 60),
         }
     }
 }

@@ -95,6 +95,16 @@ fn print_intro(
         "  server API    http://{addr}   (OpenAPI: /api/v1/openapi.json)"
     )?;
     writeln!(out, "  counter page  http://{counter}/?reference=SU-1042")?;
+    writeln!(out, "  staff console http://{addr}/console")?;
+    writeln!(
+        out,
+        "\nConsole sign-in (password for each: {DEMO_PASSWORD}):"
+    )?;
+    for (role, _) in &seeded.tokens {
+        if *role != "pharmacist" {
+            writeln!(out, "  {role:<11} {role}@demo.sotto.invalid")?;
+        }
+    }
     writeln!(
         out,
         "\nStaff tokens (send as 'Authorization: Bearer <token>'):"
@@ -122,6 +132,9 @@ fn print_intro(
     out.flush()?;
     Ok(())
 }
+
+/// Every demo staff member's console password (the demo is local and throwaway).
+const DEMO_PASSWORD: &str = "sotto-demo-password";
 
 struct Seeded {
     tokens: Vec<(&'static str, String)>,
@@ -169,6 +182,17 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
     let keyworker = staff("Kay Worker", "keyworker").await?;
     let pharmacist = staff("Pat Pharmacist", "pharmacist").await?;
     let tok = |v: &Value| v["token"].as_str().unwrap_or_default().to_string();
+    // Console passwords, set the way `admin set-password` does.
+    let mut w = store.write().await?;
+    let hash = crate::console::password::hash(DEMO_PASSWORD);
+    for id in [
+        admin.id.as_str(),
+        clinician["id"].as_str().unwrap_or_default(),
+        keyworker["id"].as_str().unwrap_or_default(),
+    ] {
+        crate::db::staff::set_password(&mut w, &Actor("demo".into()), id, &hash).await?;
+    }
+    w.commit().await?;
     let (ct, kt) = (tok(&clinician), tok(&keyworker));
 
     // Prescriptions start today and run 14 days; Saturday covers Sunday (the pharmacy is shut).

@@ -58,6 +58,18 @@ pub async fn for_service_user(
     date: Option<NaiveDate>,
     show_reasons: bool,
 ) -> Result<Status> {
+    for_service_user_as_if(store, su, date, show_reasons, |kinds| kinds).await
+}
+
+/// As [`for_service_user`], with the kinds of active holds changed by `as_if` first: the code
+/// the pharmacy *would* see if a hold were placed or lifted (the console's preview).
+pub async fn for_service_user_as_if(
+    store: &Store,
+    su: &ServiceUser,
+    date: Option<NaiveDate>,
+    show_reasons: bool,
+    as_if: impl FnOnce(Vec<HoldKind>) -> Vec<HoldKind>,
+) -> Result<Status> {
     let pharmacy = db::pharmacies::get(store.pool(), &su.pharmacy_id)
         .await?
         .ok_or_else(|| Error::Internal("service user's pharmacy is missing".into()))?;
@@ -94,7 +106,7 @@ pub async fn for_service_user(
         (Some(_), Some(s)) => s.due_on(date),
         _ => DayPlan::NoPrescription,
     };
-    let kinds: Vec<HoldKind> = holds.iter().map(|h| h.kind).collect();
+    let kinds = as_if(holds.iter().map(|h| h.kind).collect());
     let code = status_code(&plan, &kinds, supplied_today);
     let next_collection = match &plan {
         DayPlan::Covered {

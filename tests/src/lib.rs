@@ -8,6 +8,7 @@
 
 pub mod agreement;
 pub mod browser;
+pub mod console;
 pub mod counter;
 pub mod mosquitto;
 pub mod pg_cluster;

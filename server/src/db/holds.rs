@@ -130,3 +130,30 @@ where
         .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// Every hold of a person, lifted or not, newest first (the console's history).
+pub async fn history<'e, E>(exec: E, service_user_id: &str) -> Result<Vec<Hold>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql =
+        format!("SELECT {COLUMNS} FROM holds WHERE service_user_id = $1 ORDER BY placed_at DESC");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(service_user_id)
+        .fetch_all(exec)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// One hold by id, outside a write transaction (for reading pages).
+pub async fn find<'e, E>(exec: E, id: &str) -> Result<Option<Hold>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = format!("SELECT {COLUMNS} FROM holds WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(exec)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}

@@ -62,3 +62,45 @@ pub async fn role_of(w: &mut WriteTx, id: &str) -> Result<Option<Role>> {
         None => None,
     })
 }
+
+/// Sets (or resets) a staff member's console password and ends their console sessions, so a
+/// reset locks out whoever knew the old one. `hash` is an Argon2id PHC string.
+pub async fn set_password(
+    w: &mut WriteTx,
+    actor: &Actor,
+    staff_id: &str,
+    hash: &str,
+) -> Result<bool> {
+    let res = sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(staff_id)
+        .execute(&mut *w.tx)
+        .await?;
+    if res.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM console_sessions WHERE staff_id = $1")
+        .bind(staff_id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.audit(
+        actor,
+        "staff.password_set",
+        &format!("staff:{staff_id}"),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// A staff member's id by e-mail (case-insensitive, as stored).
+pub async fn id_by_email(pool: &sqlx::AnyPool, email: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT id FROM staff WHERE email = $1")
+        .bind(email.trim().to_ascii_lowercase())
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("id")?),
+        None => None,
+    })
+}

@@ -55,14 +55,34 @@ async fn place(
     caller.require(&[Role::Keyworker, Role::Clinician])?;
     let su = load_visible(&st, &caller, &su_id).await?;
     let req: PlaceHold = body.parse()?;
-    if req.kind == HoldKind::Safety {
+    let hold = place_hold(&st, &caller, &su, req.kind, &req.reason).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(HoldPlaced {
+            id: hold.id,
+            kind: hold.kind,
+            placed_at: hold.placed_at,
+        }),
+    ))
+}
+
+/// Places a hold on a person the caller may see (role and visibility already checked); shared by
+/// the API and the console so both apply the same rules and messages.
+pub(crate) async fn place_hold(
+    st: &AppState,
+    caller: &Caller,
+    su: &db::service_users::ServiceUser,
+    kind: HoldKind,
+    reason: &str,
+) -> Result<db::holds::Hold> {
+    if kind == HoldKind::Safety {
         caller
             .require(&[Role::Clinician])
             .map_err(|_| Error::Forbidden("only a clinician places a safety hold".into()))?;
     }
-    let reason = values::parse_text("reason", &req.reason, 2000, true)?;
+    let reason = values::parse_text("reason", reason, 2000, true)?;
     let mut w = st.store.write().await?;
-    let hold = db::holds::place(&mut w, &Actor(caller.id), &su.id, req.kind, &reason).await?;
+    let hold = db::holds::place(&mut w, &Actor(caller.id.clone()), &su.id, kind, &reason).await?;
     crate::sync::outbox::person_changed(&mut w, &su.id).await?;
     // The opt-in private heads-up: the person hears it from their service, not at the counter.
     if let (HoldKind::Attend, Some(to)) = (hold.kind, &su.heads_up_email) {
@@ -73,14 +93,7 @@ async fn place(
     }
     w.commit().await?;
     tracing::info!(hold_id = %hold.id, "hold placed");
-    Ok((
-        StatusCode::CREATED,
-        Json(HoldPlaced {
-            id: hold.id,
-            kind: hold.kind,
-            placed_at: hold.placed_at,
-        }),
-    ))
+    Ok(hold)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -108,15 +121,22 @@ async fn lift(
 ) -> Result<Json<HoldLifted>> {
     caller.require(&[Role::Keyworker, Role::Clinician])?;
     let req: LiftHold = body.parse()?;
-    let note = values::parse_text("note", &req.note, 2000, false)?;
-    let mut w = st.store.write().await?;
-    let hold = db::holds::get(&mut w, &id)
-        .await?
-        .ok_or(Error::NotFound("hold"))?;
-    let su = db::service_users::get(&mut *w.tx, &hold.service_user_id)
-        .await?
-        .ok_or_else(|| Error::Internal("hold without a service user".into()))?;
-    caller.require_access(&su)?;
+    let (hold, lifted_at) = lift_hold(&st, &caller, &id, &req.note).await?;
+    Ok(Json(HoldLifted {
+        id: hold.id,
+        kind: hold.kind,
+        lifted_at,
+    }))
+}
+
+/// Whether the caller may lift this hold now: they see the person, a safety hold needs a
+/// clinician, and a lifted hold stays lifted.
+pub(crate) fn check_may_lift(
+    caller: &Caller,
+    hold: &db::holds::Hold,
+    su: &db::service_users::ServiceUser,
+) -> Result<()> {
+    caller.require_access(su)?;
     if hold.kind == HoldKind::Safety && caller.role != Role::Clinician {
         return Err(Error::Forbidden(
             "a safety hold after missed doses is lifted only by a clinician (prescriber review)"
@@ -129,7 +149,28 @@ async fn lift(
             detail: "this hold has already been lifted".into(),
         });
     }
-    let lifted_at = db::holds::lift(&mut w, &Actor(caller.id), &hold, &note).await?;
+    Ok(())
+}
+
+/// Lifts a hold if the caller may (a safety hold: clinicians only); shared by the API and the
+/// console. Returns the hold as it was and when it was lifted.
+pub(crate) async fn lift_hold(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    note: &str,
+) -> Result<(db::holds::Hold, String)> {
+    caller.require(&[Role::Keyworker, Role::Clinician])?;
+    let note = values::parse_text("note", note, 2000, false)?;
+    let mut w = st.store.write().await?;
+    let hold = db::holds::get(&mut w, id)
+        .await?
+        .ok_or(Error::NotFound("hold"))?;
+    let su = db::service_users::get(&mut *w.tx, &hold.service_user_id)
+        .await?
+        .ok_or_else(|| Error::Internal("hold without a service user".into()))?;
+    check_may_lift(caller, &hold, &su)?;
+    let lifted_at = db::holds::lift(&mut w, &Actor(caller.id.clone()), &hold, &note).await?;
     crate::sync::outbox::person_changed(&mut w, &su.id).await?;
     let still_held = db::holds::active(&mut *w.tx, &su.id).await?;
     if let (HoldKind::Attend, Some(to), true) =
@@ -140,9 +181,5 @@ async fn lift(
     }
     w.commit().await?;
     tracing::info!(hold_id = %hold.id, "hold lifted");
-    Ok(Json(HoldLifted {
-        id: hold.id,
-        kind: hold.kind,
-        lifted_at,
-    }))
+    Ok((hold, lifted_at))
 }

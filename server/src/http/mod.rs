@@ -3,10 +3,10 @@
 
 mod audit;
 mod health;
-mod holds;
+pub(crate) mod holds;
 pub mod json;
-mod pharmacies;
-mod prescriptions;
+pub(crate) mod pharmacies;
+pub(crate) mod prescriptions;
 pub mod service_users;
 pub mod staff;
 
@@ -81,6 +81,12 @@ pub fn router(state: AppState) -> Router {
                 let api = api.clone();
                 async move { axum::Json((*api).clone()) }
             }),
+        )
+        // The staff console: HTML pages, outside the OpenAPI document.
+        .nest("/console", crate::console::router())
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Redirect::to("/console") }),
         )
         .fallback(|| async { crate::error::Error::NotFound("route") })
         .layer(DefaultBodyLimit::max(limit))

@@ -58,6 +58,17 @@ async fn create(
 ) -> Result<Created<PharmacyCreated>> {
     caller.require(&[Role::Admin])?;
     let req: CreatePharmacy = body.parse()?;
+    Ok((StatusCode::CREATED, Json(enrol(&st, &caller, req).await?)))
+}
+
+/// Validates and enrols a pharmacy (admins only); shared by the API and the console. The broker
+/// password in the answer is shown once.
+pub(crate) async fn enrol(
+    st: &AppState,
+    caller: &Caller,
+    req: CreatePharmacy,
+) -> Result<PharmacyCreated> {
+    caller.require(&[Role::Admin])?;
     let mut errs = Errors::default();
     let ods_code = errs.take(OdsCode::parse("ods_code", &req.ods_code));
     let name = errs.take(Name::parse("name", &req.name));
@@ -89,18 +100,15 @@ async fn create(
         timezone,
     };
     let mut w = st.store.write().await?;
-    let c = db::pharmacies::insert(&mut w, &Actor(caller.id), &new).await?;
+    let c = db::pharmacies::insert(&mut w, &Actor(caller.id.clone()), &new).await?;
     w.commit().await?;
     tracing::info!(pharmacy_id = %c.id, "pharmacy enrolled");
-    Ok((
-        StatusCode::CREATED,
-        Json(PharmacyCreated {
-            id: c.id,
-            mqtt_username: c.mqtt_username,
-            mqtt_password: c.mqtt_password,
-            server_public_key: st.server_public_key.clone(),
-        }),
-    ))
+    Ok(PharmacyCreated {
+        id: c.id,
+        mqtt_username: c.mqtt_username,
+        mqtt_password: c.mqtt_password,
+        server_public_key: st.server_public_key.clone(),
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/pharmacies", tag = "pharmacies", security(("bearer" = [])),

@@ -47,7 +47,7 @@ pub struct RegimeView {
     pub collections: Vec<Collection>,
 }
 
-async fn view(
+pub(crate) async fn view(
     st: &AppState,
     stored: &db::prescriptions::Stored,
     pharmacy_id: &str,
@@ -121,7 +121,7 @@ async fn create(
 }
 
 /// Loads a prescription and its person, checking the caller may see them.
-async fn load(
+pub(crate) async fn load(
     st: &AppState,
     caller: &Caller,
     id: &str,
@@ -161,26 +161,57 @@ async fn regime_change(
     caller.require(&[Role::Clinician])?;
     let (_, pharmacy_id) = load(&st, &caller, &id).await?;
     let draft: RegimeChangeDraft = body.parse()?;
-    let reason = values::parse_text("reason", &draft.reason, 2000, true)?;
-    let mut w = st.store.write().await?;
-    // Re-read inside the write lock so two clinicians cannot both change the same version.
-    let stored = db::prescriptions::get(&mut w.tx, &id)
-        .await?
-        .ok_or(Error::NotFound("prescription"))?;
-    let calendar = db::pharmacies::calendar_of(&mut w.tx, &pharmacy_id).await?;
-    let regime = stored
-        .prescription
-        .validate_regime_change(&draft, &calendar)
-        .map_err(Error::Validation)?;
-    db::prescriptions::insert_regime_change(&mut w, &Actor(caller.id), &id, &regime, &reason)
-        .await?;
-    crate::sync::outbox::person_changed(&mut w, &stored.service_user_id).await?;
-    let stored = db::prescriptions::get(&mut w.tx, &id)
-        .await?
-        .ok_or_else(|| Error::Internal("prescription vanished".into()))?;
-    w.commit().await?;
+    let stored = apply_regime_change(&st, &caller, &id, &pharmacy_id, &draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(view(&st, &stored, &pharmacy_id).await?),
     ))
+}
+
+/// Checks a regime change against a prescription: the reason, then the domain rules. Shared by
+/// the API, the console's preview and [`apply_regime_change`], so messages are identical.
+pub(crate) fn check_regime_change(
+    p: &Prescription,
+    draft: &RegimeChangeDraft,
+    calendar: &sotto_domain::PharmacyCalendar,
+) -> Result<(sotto_domain::Regime, String)> {
+    let reason = values::parse_text("reason", &draft.reason, 2000, true)?;
+    let regime = p
+        .validate_regime_change(draft, calendar)
+        .map_err(Error::Validation)?;
+    Ok((regime, reason))
+}
+
+/// Validates and records a regime change on a prescription the caller may see (role and
+/// visibility already checked); shared by the API and the console.
+pub(crate) async fn apply_regime_change(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    pharmacy_id: &str,
+    draft: &RegimeChangeDraft,
+) -> Result<db::prescriptions::Stored> {
+    caller.require(&[Role::Clinician])?;
+    values::parse_text("reason", &draft.reason, 2000, true)?;
+    let mut w = st.store.write().await?;
+    // Re-read inside the write lock so two clinicians cannot both change the same version.
+    let stored = db::prescriptions::get(&mut w.tx, id)
+        .await?
+        .ok_or(Error::NotFound("prescription"))?;
+    let calendar = db::pharmacies::calendar_of(&mut w.tx, pharmacy_id).await?;
+    let (regime, reason) = check_regime_change(&stored.prescription, draft, &calendar)?;
+    db::prescriptions::insert_regime_change(
+        &mut w,
+        &Actor(caller.id.clone()),
+        id,
+        &regime,
+        &reason,
+    )
+    .await?;
+    crate::sync::outbox::person_changed(&mut w, &stored.service_user_id).await?;
+    let stored = db::prescriptions::get(&mut w.tx, id)
+        .await?
+        .ok_or_else(|| Error::Internal("prescription vanished".into()))?;
+    w.commit().await?;
+    Ok(stored)
 }

@@ -46,6 +46,11 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
     if msg.pharmacy_id != from {
         return Err(Rejected("pharmacy id does not match the topic".into()));
     }
+    let resync = matches!(msg.body, ClientBody::ResyncRequest { .. });
+    if let Err(e) = record_contact(&sync.store, from, resync).await {
+        // Telemetry only: a failure here must not stop the message being handled.
+        tracing::warn!(pharmacy_id = from, error = %e, "could not record pharmacy contact");
+    }
     match msg.body {
         ClientBody::ResyncRequest { .. } => {
             send_snapshot(sync, from).await?;
@@ -67,6 +72,25 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
             }
         }
     }
+    Ok(())
+}
+
+/// Notes when a pharmacy was last heard from (the console's "last synced" and connection state).
+/// Not audited and outside the writers' lock: it is telemetry about the link, not a change of
+/// anyone's treatment, and it must not queue behind clinical writes.
+async fn record_contact(store: &db::Store, pharmacy_id: &str, resync: bool) -> Result<()> {
+    let now = db::now_text();
+    sqlx::query(
+        "INSERT INTO pharmacy_contact (pharmacy_id, last_message_at, last_resync_at) \
+         VALUES ($1, $2, $3) ON CONFLICT (pharmacy_id) DO UPDATE SET \
+         last_message_at = excluded.last_message_at, \
+         last_resync_at = COALESCE(excluded.last_resync_at, pharmacy_contact.last_resync_at)",
+    )
+    .bind(pharmacy_id)
+    .bind(&now)
+    .bind(resync.then_some(now.clone()))
+    .execute(store.pool())
+    .await?;
     Ok(())
 }
 

@@ -1,0 +1,192 @@
+//! HTML building blocks for the console: escaping, the page shell with navigation, form errors.
+//! No template engine (as in the counter client): pages are small and built with `format!`, and
+//! every value that comes from data goes through [`esc`].
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use sotto_domain::FieldError;
+
+use crate::auth::Role;
+
+/// Escapes text for HTML content and quoted attributes.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Who is signed in, for the header (None on the sign-in page).
+pub struct Viewer<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    pub csrf: &'a str,
+}
+
+/// The page shell: header with navigation for the viewer's role, then `body` in `<main>`.
+pub fn page(status: StatusCode, title: &str, viewer: Option<&Viewer>, body: &str) -> Response {
+    let nav = match viewer {
+        None => String::new(),
+        Some(v) => {
+            let links: &[(&str, &str)] = match v.role {
+                Role::Keyworker | Role::Clinician => &[
+                    ("/console/caseload", "Caseload"),
+                    ("/console/risk", "Whose risk"),
+                ],
+                Role::Admin => &[
+                    ("/console/pharmacies", "Pharmacies"),
+                    ("/console/staff", "Staff"),
+                ],
+                Role::Pharmacist => &[],
+            };
+            let items: String = links
+                .iter()
+                .map(|(href, label)| format!("<li><a href=\"{href}\">{label}</a></li>"))
+                .collect();
+            format!(
+                "<nav aria-label=\"Console\"><ul>{items}</ul>\
+                 <form method=\"post\" action=\"/console/sign-out\" class=\"signout\">\
+                 <span>{name} ({role})</span>{csrf}<button type=\"submit\">Sign out</button></form></nav>",
+                name = esc(v.name),
+                role = v.role.as_str(),
+                csrf = csrf_field(v.csrf),
+            )
+        }
+    };
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Sotto console</title><style>{STYLE}</style></head><body>\
+         <header><p class=\"brand\">Sotto console</p>{nav}</header>\
+         <main id=\"main\"><h1>{title}</h1>{body}</main></body></html>\n",
+        title = esc(title),
+    );
+    (status, Html(html)).into_response()
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf_field(token: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(token)
+    )
+}
+
+/// A summary of every error at the top of a form, linked to the fields it names.
+pub fn error_summary(errors: &[FieldError]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let items: String = errors
+        .iter()
+        .map(|e| {
+            format!(
+                "<li><strong>{}</strong>: {}</li>",
+                esc(&e.field),
+                esc(&e.message)
+            )
+        })
+        .collect();
+    format!(
+        "<div class=\"errors\" role=\"alert\" tabindex=\"-1\"><h2>Please correct the following</h2><ul>{items}</ul></div>"
+    )
+}
+
+/// The message for one field (shown under its input), if any.
+pub fn field_error(errors: &[FieldError], field: &str) -> String {
+    errors
+        .iter()
+        .filter(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
+        .map(|e| {
+            format!(
+                "<p class=\"field-error\" id=\"{field}-error\">{}</p>",
+                esc(&e.message)
+            )
+        })
+        .collect()
+}
+
+/// A labelled text input with its error, keeping what the user typed.
+pub fn input(
+    errors: &[FieldError],
+    name: &str,
+    label: &str,
+    kind: &str,
+    value: &str,
+    extra: &str,
+) -> String {
+    let err = field_error(errors, name);
+    let described = if err.is_empty() {
+        String::new()
+    } else {
+        format!(" aria-invalid=\"true\" aria-describedby=\"{name}-error\"")
+    };
+    format!(
+        "<label for=\"{name}\">{label}</label>\
+         <input id=\"{name}\" name=\"{name}\" type=\"{kind}\" value=\"{value}\"{described} {extra}>{err}",
+        label = esc(label),
+        value = esc(value),
+    )
+}
+
+/// High contrast (text ≥ 7:1 on white), visible focus, no colour-only meaning.
+const STYLE: &str = "\
+body{font:16px/1.45 system-ui,Arial,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
+header{background:#1d3557;color:#fff;padding:.4rem 1rem;display:flex;flex-wrap:wrap;\
+align-items:center;justify-content:space-between;gap:1rem}\
+header a,header span{color:#fff}.brand{font-weight:700;margin:0}\
+nav{display:flex;gap:1.5rem;align-items:center}nav ul{display:flex;gap:1rem;list-style:none;margin:0;padding:0}\
+.signout{display:flex;gap:.6rem;align-items:center;border:0;padding:0;margin:0}\
+.signout button{margin:0;background:#fff;color:#1d3557}\
+main{padding:1rem;max-width:72rem}h1{font-size:1.5rem;margin:.2rem 0 .8rem}\
+h2{font-size:1.15rem;margin:1.2rem 0 .4rem}\
+a{color:#0b4a8b}\
+form{border:1px solid #8a94a6;padding:.75rem;border-radius:4px;margin:.5rem 0;max-width:40rem}\
+form.inline{display:inline;border:0;padding:0;margin:0}\
+label{display:block;font-weight:600;margin-top:.5rem}\
+input,select,textarea{font-size:1rem;padding:.3rem;border:1px solid #444;border-radius:3px}\
+textarea{width:100%;box-sizing:border-box}\
+button{font-size:1rem;padding:.35rem 1.1rem;margin-top:.6rem;background:#1d3557;color:#fff;\
+border:0;border-radius:4px;cursor:pointer}button.secondary{background:#fff;color:#1d3557;border:2px solid #1d3557}\
+:focus{outline:3px solid #e9a800;outline-offset:1px}\
+table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #c8d0dc;padding:.3rem .55rem;text-align:left;vertical-align:top}\
+th{background:#eef2f7}th a{color:#1a1a1a}td.num,th.num{text-align:right}\
+.errors{border:3px solid #b00020;padding:.5rem .8rem;margin:.5rem 0;background:#fff5f5}\
+.errors h2{margin:0;font-size:1.05rem;color:#8a0019}\
+.field-error{color:#8a0019;font-weight:600;margin:.2rem 0}\
+.notice{padding:.5rem .8rem;background:#f1f3f6;border-left:5px solid #1d3557;margin:.5rem 0}\
+.warning{padding:.5rem .8rem;background:#fff8e1;border-left:5px solid #8a5a00;margin:.5rem 0;font-weight:600}\
+.identity{font-size:1.2rem;border:2px solid #1d3557;padding:.5rem .8rem;margin:.5rem 0;display:inline-block}\
+.code{font-size:2.2rem;font-weight:700;background:#e3eaf3;color:#1d3557;padding:.1rem .7rem;border-radius:4px}\
+.cal{display:grid;grid-template-columns:repeat(7,minmax(6.5rem,1fr));gap:3px;max-width:60rem}\
+.day{border:1px solid #8a94a6;padding:.25rem .35rem;font-size:.85rem;min-height:3.6rem}\
+.day b{display:block}.day.head{min-height:0;border:0;padding:.1rem .35rem}.day.missed{border:2px solid #8a0019;background:#fff5f5}\
+.day.supplied{background:#eef7ee}.day.closed{background:#f0f0f0}.day.today{outline:3px solid #1d3557}\
+.filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:end;border:0;padding:0}\
+.filters label{margin:0}.filters button{margin:0}\
+.secret{font-family:monospace;background:#f1f3f6;padding:.5rem;white-space:pre-wrap;word-break:break-all}\
+.chart{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start}\
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
+label.inline-check{display:inline-block;font-weight:400;margin-right:.6rem}\
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            esc(r#"<b a='1'>"x" & y</b>"#),
+            "&lt;b a=&#39;1&#39;&gt;&quot;x&quot; &amp; y&lt;/b&gt;"
+        );
+    }
+}

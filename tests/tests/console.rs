@@ -1,0 +1,438 @@
+//! The staff console in real headless Chromium: signing in, a keyworker's hold reaching the
+//! counter, a clinician's regime change, lock-out, and the whose-risk view of a known history.
+//! Screenshots of the caseload, a person page and the whose-risk view go to docs/screenshots/.
+
+use std::time::Duration;
+
+use chrono::{Duration as Days, NaiveDate};
+use fantoccini::{Client, Locator};
+use serde_json::json;
+use sotto_tests::browser::Browser;
+use sotto_tests::console::PASSWORD;
+use sotto_tests::counter::{Counter, Enrolled};
+use sotto_tests::{Backend, Staff, TestApp, prescription_body, service_user_body};
+
+struct World {
+    app: TestApp,
+    pharmacy: Enrolled,
+    clinician: Staff,
+    keyworker: Staff,
+}
+
+fn every_day() -> serde_json::Value {
+    json!(
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"weekday": d, "days": 1, "supervised": true}))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+impl World {
+    async fn start() -> World {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+            c.run_schedulers = false;
+            c.heartbeat_interval = Duration::from_millis(500);
+            c.service_phone = Some("0300 123 4567".into());
+        })
+        .await;
+        let pharmacy = app.enrol_pharmacy("FA001", &[]).await;
+        let clinician = app.staff("clinician", None).await;
+        let keyworker = app.staff("keyworker", None).await;
+        app.set_password(&clinician, PASSWORD).await;
+        app.set_password(&keyworker, PASSWORD).await;
+        World {
+            app,
+            pharmacy,
+            clinician,
+            keyworker,
+        }
+    }
+
+    /// A person with a daily supervised prescription from `start` for `days` days.
+    async fn person(
+        &self,
+        reference: &str,
+        given: &str,
+        family: &str,
+        start: NaiveDate,
+        days: i64,
+    ) -> (String, String) {
+        let mut body = service_user_body(
+            reference,
+            &self.pharmacy.id,
+            &self.keyworker.id,
+            &self.clinician.id,
+        );
+        body["given_name"] = json!(given);
+        body["family_name"] = json!(family);
+        let (status, su) = self
+            .app
+            .post(&self.keyworker.token, "/api/v1/service-users", body)
+            .await;
+        assert_eq!(status, 201, "{su}");
+        let su = su["id"].as_str().unwrap().to_string();
+        let (status, p) = self
+            .app
+            .post(
+                &self.clinician.token,
+                &format!("/api/v1/service-users/{su}/prescriptions"),
+                prescription_body(start, days, every_day()),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+        (su, p["id"].as_str().unwrap().to_string())
+    }
+}
+
+async fn sign_in(c: &Client, app: &TestApp, email: &str, password: &str) {
+    c.goto(&app.url("/console/sign-in")).await.unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the browser is on `path` (a form post and its redirect have finished).
+async fn wait_for_path(c: &Client, path: &str) {
+    for _ in 0..200 {
+        if c.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "browser did not reach {path}; it is on {}",
+        c.current_url().await.unwrap()
+    );
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(
+        format!("{}/../docs/screenshots/{name}", env!("CARGO_MANIFEST_DIR")),
+        png,
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyworker_signs_in_places_a_hold_and_the_counter_shows_d() {
+    let w = World::start().await;
+    let (su, _) = w
+        .person("SU-1042", "Alex", "Testperson", today() - Days::days(1), 14)
+        .await;
+    let counter = Counter::start(
+        &w.pharmacy,
+        w.app.broker_addr.port(),
+        Duration::from_secs(60),
+    )
+    .await;
+    counter
+        .wait_for_code("SU-1042", "A", Duration::from_secs(20))
+        .await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+
+    sign_in(c, &w.app, &w.keyworker.email, PASSWORD).await;
+    wait_for_path(c, "/console/caseload").await;
+    let row = text(c, "tr[data-reference='SU-1042']").await;
+    assert!(
+        row.contains("Testperson, Alex") && row.contains('A'),
+        "{row}"
+    );
+
+    click(c, "tr[data-reference='SU-1042'] a").await;
+    wait_for_path(c, &format!("/console/people/{su}")).await;
+    assert!(
+        c.find(Locator::Id("regime-change")).await.is_err(),
+        "a keyworker sees no regime-change form"
+    );
+    c.find(Locator::Id("reason"))
+        .await
+        .unwrap()
+        .send_keys("please ring us about your review")
+        .await
+        .unwrap();
+    click(c, "#place-hold button").await;
+
+    // The preview: the right person, and the code the pharmacy will see.
+    let identity = text(c, "[data-identity]").await;
+    for part in ["SU-1042", "Alex Testperson", "12 April 1985"] {
+        assert!(identity.contains(part), "{identity}");
+    }
+    let preview = text(c, "[data-preview]").await;
+    assert!(
+        preview.contains("The pharmacy will see code D"),
+        "{preview}"
+    );
+    click(c, "main form button[type=submit]").await;
+    wait_for_path(c, &format!("/console/people/{su}")).await;
+
+    counter
+        .wait_for_code("SU-1042", "D", Duration::from_secs(1))
+        .await;
+    assert_eq!(text(c, "[data-code]").await, "D");
+    assert!(text(c, "#holds + table").await.contains("active"));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinician_changes_a_regime_and_sees_the_new_calendar() {
+    let w = World::start().await;
+    let (su, _) = w
+        .person("SU-1042", "Alex", "Testperson", today() - Days::days(1), 14)
+        .await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &w.app, &w.clinician.email, PASSWORD).await;
+    wait_for_path(c, "/console/caseload").await;
+    c.goto(&w.app.url(&format!("/console/people/{su}")))
+        .await
+        .unwrap();
+    let tomorrow = (today() + Days::days(1)).to_string();
+    let day = format!("[data-date='{tomorrow}']");
+    assert!(text(c, &day).await.contains("60 mg"));
+
+    // A date input's typing is locale-dependent; set the value as a date picker would.
+    c.execute(
+        "document.getElementById('effective_from').value = arguments[0];",
+        vec![json!(tomorrow)],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Id("daily_dose_mg"))
+        .await
+        .unwrap()
+        .send_keys("80")
+        .await
+        .unwrap();
+    c.find(Locator::Id("regime-reason"))
+        .await
+        .unwrap()
+        .send_keys("titration")
+        .await
+        .unwrap();
+    click(c, "#regime-change button[type=submit]").await;
+    let preview = text(c, "[data-preview]").await;
+    assert!(preview.contains("will see code A"), "{preview}");
+    assert!(
+        text(c, &day).await.contains("80 mg"),
+        "the preview shows the new dose"
+    );
+    click(c, "main form button[type=submit]").await;
+    wait_for_path(c, &format!("/console/people/{su}")).await;
+
+    assert!(
+        text(c, &day).await.contains("80 mg"),
+        "the calendar shows the new dose"
+    );
+    assert!(
+        text(c, &format!("[data-date='{}']", today()))
+            .await
+            .contains("60 mg")
+    );
+    assert!(text(c, "#regimes + table").await.contains("titration"));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_passwords_lock_the_sign_in() {
+    let w = World::start().await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    for _ in 0..4 {
+        sign_in(c, &w.app, &w.keyworker.email, "wrong wrong wrong").await;
+        let alert = text(c, "[role=alert]").await;
+        assert!(
+            alert.contains("E-mail or password not recognised."),
+            "{alert}"
+        );
+    }
+    sign_in(c, &w.app, &w.keyworker.email, "wrong wrong wrong").await;
+    assert!(
+        text(c, "[role=alert]")
+            .await
+            .contains("locked for 15 minutes")
+    );
+    sign_in(c, &w.app, &w.keyworker.email, PASSWORD).await;
+    assert!(
+        text(c, "[role=alert]")
+            .await
+            .contains("locked for 15 minutes")
+    );
+    assert_eq!(c.current_url().await.unwrap().path(), "/console/sign-in");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whose_risk_view_shows_missed_doses_before_and_after_a_regime_change() {
+    let w = World::start().await;
+    let t = today();
+    // Eight weeks of daily doses so far, in 14-day prescriptions (the longest allowed);
+    // supervision tightened four weeks ago, inside the third.
+    let (su, _) = w
+        .person("SU-2001", "Robin", "Hartley", t - Days::days(57), 14)
+        .await;
+    let mut third = String::new();
+    for (i, start) in [
+        t - Days::days(43),
+        t - Days::days(29),
+        t - Days::days(15),
+        t - Days::days(1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, p) = w
+            .app
+            .post(
+                &w.clinician.token,
+                &format!("/api/v1/service-users/{su}/prescriptions"),
+                prescription_body(start, 14, every_day()),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+        if i == 1 {
+            third = p["id"].as_str().unwrap().to_string();
+        }
+    }
+    let changed = t - Days::days(28);
+    let (status, b) = w
+        .app
+        .post(
+            &w.clinician.token,
+            &format!("/api/v1/prescriptions/{third}/regime-changes"),
+            json!({"effective_from": changed.to_string(), "daily_dose_mg": 40,
+                   "reason": "supervision tightened"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{b}");
+    // One missed dose in the four weeks before, six in the four weeks after (four of them in
+    // the last fortnight).
+    for ago in [40, 27, 20, 13, 9, 5, 1] {
+        let date = t - Days::days(ago);
+        w.app
+            .execute_sql(&format!(
+                "INSERT INTO missed_doses (id, service_user_id, pharmacy_id, date, dose_ug, reported_at) \
+                 VALUES ('{}', '{su}', '{}', '{date}', 60000, '{date}T20:00:00.000Z')",
+                uuid::Uuid::new_v4(),
+                w.pharmacy.id
+            ))
+            .await;
+    }
+    let (held, _) = w
+        .person("SU-2002", "Sam", "Okafor", t - Days::days(1), 14)
+        .await;
+    let (status, b) = w
+        .app
+        .post(
+            &w.keyworker.token,
+            &format!("/api/v1/service-users/{held}/holds"),
+            json!({"reason": "review due"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{b}");
+    w.person("SU-2003", "Jo", "Lindqvist", t - Days::days(1), 14)
+        .await;
+
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &w.app, &w.keyworker.email, PASSWORD).await;
+    wait_for_path(c, "/console/caseload").await;
+    c.goto(&w.app.url("/console/caseload?sort=missed&dir=desc"))
+        .await
+        .unwrap();
+    let first = text(c, "tbody tr:first-child").await;
+    assert!(
+        first.contains("SU-2001") && first.contains(" 4"),
+        "most missed first: {first}"
+    );
+    assert!(
+        text(c, "tr[data-reference='SU-2002']")
+            .await
+            .contains("attend")
+    );
+    screenshot(c, "console-caseload.png").await;
+
+    c.goto(&w.app.url(&format!("/console/people/{su}")))
+        .await
+        .unwrap();
+    assert!(
+        text(c, &format!("[data-date='{}']", t - Days::days(1)))
+            .await
+            .contains("missed")
+    );
+    screenshot(c, "console-person.png").await;
+
+    c.goto(&w.app.url(&format!("/console/people/{su}/risk")))
+        .await
+        .unwrap();
+    let row = format!("tr[data-event='{changed}']");
+    assert_eq!(
+        text(c, &format!("{row} td[data-before]")).await,
+        "1 missed of 28 due (3.6%)"
+    );
+    assert_eq!(
+        text(c, &format!("{row} td[data-after]")).await,
+        "6 missed of 28 due (21.4%)"
+    );
+    let svg = c
+        .find(Locator::Css("svg.risk-chart"))
+        .await
+        .unwrap()
+        .html(false)
+        .await
+        .unwrap();
+    assert!(svg.contains(">3.6%<") && svg.contains(">21.4%<"), "{svg}");
+    screenshot(c, "console-risk.png").await;
+
+    // The service view adds up every regime change it can see: here just this one.
+    c.goto(&w.app.url("/console/risk")).await.unwrap();
+    let agg = "tr[data-aggregate='regime change']";
+    assert_eq!(
+        text(c, &format!("{agg} td[data-before]")).await,
+        "1 missed of 28 due (3.6%)"
+    );
+    assert_eq!(
+        text(c, &format!("{agg} td[data-after]")).await,
+        "6 missed of 28 due (21.4%)"
+    );
+    browser.close().await;
+}
