@@ -155,7 +155,7 @@ async fn screenshot(c: &Client, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyworker_signs_in_places_a_hold_and_the_counter_shows_d() {
     let w = World::start().await;
-    let (su, _) = w
+    let (su, prescription) = w
         .person("SU-1042", "Alex", "Testperson", today() - Days::days(1), 14)
         .await;
     let counter = Counter::start(
@@ -184,6 +184,38 @@ async fn a_keyworker_signs_in_places_a_hold_and_the_counter_shows_d() {
         c.find(Locator::Id("regime-change")).await.is_err(),
         "a keyworker sees no regime-change form"
     );
+    // Posting one anyway from this signed-in browser, with a valid CSRF token: refused. And a
+    // hold posted without the token (as a forged cross-site form would be): refused too.
+    let forged = c
+        .execute_async(
+            "const [regimeUrl, holdUrl, done] = arguments;
+             const csrf = document.querySelector('input[name=csrf]').value;
+             const post = (url, fields) => fetch(url, {method: 'POST', body: new URLSearchParams(fields)})
+                 .then(r => r.status);
+             Promise.all([
+               post(regimeUrl, {csrf, effective_from: '2030-01-01', daily_dose_mg: '80', reason: 'x'}),
+               post(holdUrl, {reason: 'forged'}),
+             ]).then(done);",
+            vec![
+                json!(format!("/console/prescriptions/{prescription}/regime-changes")),
+                json!(format!("/console/people/{su}/holds")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        forged,
+        json!([403, 403]),
+        "regime change by a keyworker; hold without CSRF"
+    );
+    let (_, status) = w
+        .app
+        .get(
+            &w.keyworker.token,
+            &format!("/api/v1/service-users/{su}/status"),
+        )
+        .await;
+    assert_eq!(status["code"], "A", "nothing changed: {status}");
     c.find(Locator::Id("reason"))
         .await
         .unwrap()
