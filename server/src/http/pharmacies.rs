@@ -1,7 +1,7 @@
 //! Pharmacies and their closures (admin).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::json::JsonBody;
+use super::params::Path;
 use crate::auth::{Caller, Role};
 use crate::db::{self, audit::Actor, pharmacies::Pharmacy};
 use crate::error::{Error, Result};
