@@ -25,13 +25,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreatePharmacy {
+    /// The NHS ODS code: 3–10 letters and digits.
+    #[schema(pattern = "^[A-Za-z0-9]{3,10}$", example = "FA123")]
     pub ods_code: String,
+    #[schema(min_length = 1, max_length = 100, example = "High Street Pharmacy")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_items = 6)]
     pub closed_weekdays: Vec<Weekday>,
     /// `HH:MM` local time; the day is closed automatically after it.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "18:00")]
     pub closing_time: String,
     /// IANA zone, e.g. `Europe/London`.
+    #[schema(example = "Europe/London")]
     pub timezone: String,
 }
 
