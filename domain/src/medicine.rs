@@ -101,6 +101,11 @@ impl DoseMg {
         if (tenths - tenths.round()).abs() > 1e-6 {
             return Err("must be a multiple of 0.1 mg".into());
         }
+        // A dose within the tolerance of zero (say 1e-9 mg) would be stored as 0 µg, a dose no
+        // one can hand over and that storage refuses to read back.
+        if tenths.round() < 1.0 {
+            return Err("must be at least 0.1 mg".into());
+        }
         // Bounded by the maximum above, so this cannot overflow.
         Ok(DoseMg(tenths.round() as u32 * 100))
     }
@@ -199,6 +204,16 @@ mod tests {
         );
         assert!(DoseMg::parse_mg(33.0, Medicine::BuprenorphineSublingual).is_err());
         assert!(DoseMg::parse_mg(18.0, Medicine::BuprenorphineOralLyophilisate).is_ok());
+    }
+
+    #[test]
+    fn a_dose_that_would_round_to_zero_is_rejected() {
+        // Found by schemathesis: 1e-9 mg passed every check and was stored as 0 µg.
+        assert_eq!(
+            DoseMg::parse_mg(1e-9, METHADONE),
+            Err("must be at least 0.1 mg".into())
+        );
+        assert_eq!(DoseMg::parse_mg(0.1, METHADONE).unwrap().micrograms(), 100);
     }
 
     #[test]

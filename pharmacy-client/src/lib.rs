@@ -24,6 +24,13 @@ mod mqtt;
 mod store;
 mod sync;
 
+/// The counter API's request decoders, exactly as the handlers run them: public only for the
+/// fuzz targets in `fuzz/`, which feed them arbitrary bytes.
+#[doc(hidden)]
+pub mod decode {
+    pub use crate::http::{ApiError, SupplyForm, SupplyRequest, close_day_date, supply_request};
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -71,6 +71,10 @@ impl Application {
                 tasks_stop.clone(),
             ));
         }
+        let auth_limiter = Arc::new(crate::auth_limit::AuthLimiter::new(
+            config.auth_max_failures,
+            std::time::Duration::from_secs(60),
+        ));
         Ok(Application {
             tasks,
             listener,
@@ -80,10 +84,7 @@ impl Application {
                 config: Arc::new(config),
                 link: Some(sync.link.clone()),
                 server_public_key: sync.public_key.to_string(),
-                auth_limiter: Arc::new(crate::auth_limit::AuthLimiter::new(
-                    20,
-                    std::time::Duration::from_secs(60),
-                )),
+                auth_limiter,
             },
             sync,
             tasks_stop,

@@ -11,6 +11,8 @@ pub struct Config {
     pub database_url: String,
     /// Where the HTTP API listens; port 0 picks a free port (tests).
     pub http_addr: SocketAddr,
+    /// Failed authentications one address may make within a minute before it gets 429s.
+    pub auth_max_failures: u32,
     /// Largest request body accepted, in bytes. Our largest legitimate body is a prescription
     /// of a few hundred bytes, so 64 KiB leaves ample room and bounds memory per request.
     pub max_body_bytes: usize,
@@ -69,6 +71,7 @@ impl Default for Config {
             database_url: "sqlite://sotto.db".into(),
             http_addr: ([127, 0, 0, 1], 8080).into(),
             max_body_bytes: 64 * 1024,
+            auth_max_failures: 20,
             mqtt_url: None,
             mqtt_embedded_addr: ([127, 0, 0, 1], 1883).into(),
             mqtt_embedded_tls_addr: ([127, 0, 0, 1], 8883).into(),
@@ -155,6 +158,12 @@ impl Config {
                 message: format!("{v:?} is not a whole number of seconds above 0"),
             })?;
             c.heartbeat_interval = std::time::Duration::from_secs(secs);
+        }
+        if let Some(v) = non_empty("SOTTO_AUTH_MAX_FAILURES") {
+            c.auth_max_failures = v.parse().ok().filter(|n| *n > 0).ok_or(ConfigError {
+                var: "SOTTO_AUTH_MAX_FAILURES",
+                message: format!("{v:?} is not a whole number above 0"),
+            })?;
         }
         c.service_phone = non_empty("SOTTO_SERVICE_PHONE");
         match non_empty("SOTTO_PUBLIC_URL") {

@@ -135,8 +135,15 @@ async fn invalid_prescriptions_are_refused_naming_the_field(app: TestApp) {
     )
     .await;
     assert!(p.to_string().contains("14"), "{p}");
-    // Negative, zero, absurd and fractional-microgram doses.
-    for dose in [json!(-5), json!(0), json!(100000), json!(60.05)] {
+    // Negative, zero, absurd and fractional-microgram doses; one so small it would round to 0 µg
+    // (schemathesis found that stored, then every read of the prescription failing with a 500).
+    for dose in [
+        json!(-5),
+        json!(0),
+        json!(100000),
+        json!(60.05),
+        json!(1e-9),
+    ] {
         refused(
             &app,
             t,
@@ -536,6 +543,15 @@ async fn a_regime_change_inside_a_take_home_span_is_refused(app: TestApp) {
         json!({"effective_from": next_mon, "daily_dose_mg": 70, "reason": ""}),
         unprocessable,
         "reason",
+    )
+    .await;
+    refused(
+        &app,
+        t,
+        &change_path,
+        json!({"effective_from": next_mon, "daily_dose_mg": 1e-9, "reason": "r"}),
+        unprocessable,
+        "daily_dose_mg",
     )
     .await;
     let outside = (start + chrono::Duration::days(30)).to_string();

@@ -75,11 +75,14 @@ pub(crate) async fn supplies(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
-    let body: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
-    let request = SupplyRequest::from_json(&body)?;
-    let recorded = supply::record(&state, request).await?;
+    let recorded = supply::record(&state, supply_request(&body)?).await?;
     Ok((StatusCode::CREATED, Json(recorded)))
+}
+
+/// Reads a `POST /api/supplies` body.
+pub fn supply_request(body: &[u8]) -> Result<SupplyRequest, ApiError> {
+    let body: Value = serde_json::from_slice(body).map_err(|e| ApiError::NotJson(e.to_string()))?;
+    SupplyRequest::from_json(&body)
 }
 
 #[derive(Debug, Serialize)]
@@ -100,18 +103,7 @@ pub(crate) async fn close_day(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<CloseDayResponse>, ApiError> {
-    let body: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::NotJson(e.to_string()))?;
-    let date = body
-        .get("date")
-        .and_then(Value::as_str)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .ok_or_else(|| {
-            ApiError::Invalid(vec![FieldError::new(
-                "date",
-                "is required, as a date like 2026-11-23",
-            )])
-        })?;
+    let date = close_day_date(&body)?;
     let response = |missed, already_closed, pharmacy_closed, closed_at| CloseDayResponse {
         date,
         missed,
@@ -135,6 +127,20 @@ pub(crate) async fn close_day(
             "this pharmacy has not received its data from the service yet".into(),
         )),
     }
+}
+
+/// Reads a `POST /api/close-day` body: `{date}`.
+pub fn close_day_date(body: &[u8]) -> Result<NaiveDate, ApiError> {
+    let body: Value = serde_json::from_slice(body).map_err(|e| ApiError::NotJson(e.to_string()))?;
+    body.get("date")
+        .and_then(Value::as_str)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| {
+            ApiError::Invalid(vec![FieldError::new(
+                "date",
+                "is required, as a date like 2026-11-23",
+            )])
+        })
 }
 
 /// `GET /healthz`: link and sync state, for monitoring.

@@ -11,7 +11,7 @@ use sotto_domain::FieldError;
 use crate::error::Error;
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
+pub enum ApiError {
     #[error("the query parameter `{0}` is required")]
     MissingParameter(&'static str),
     #[error("the body must be a JSON object: {0}")]

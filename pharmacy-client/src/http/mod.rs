@@ -8,6 +8,12 @@ mod html;
 mod page;
 mod supply;
 
+// The request decoders, exactly as the handlers run them (re-exported for the fuzz targets).
+pub use api::{close_day_date, supply_request};
+pub use error::ApiError;
+pub use page::SupplyForm;
+pub use supply::SupplyRequest;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -34,7 +34,7 @@ pub(crate) struct PageQuery {
 
 /// The supply form, as posted.
 #[derive(Debug, Deserialize)]
-pub(crate) struct SupplyForm {
+pub struct SupplyForm {
     reference: String,
     date: String,
     supervised_taken: Option<String>,
@@ -171,7 +171,7 @@ pub(crate) async fn supply(
 }
 
 impl SupplyForm {
-    fn request(&self) -> Result<SupplyRequest, String> {
+    pub fn request(&self) -> Result<SupplyRequest, String> {
         let date = NaiveDate::parse_from_str(&self.date, "%Y-%m-%d")
             .map_err(|_| "Not recorded: the page was out of date. Find the person again.")?;
         let withheld_reason = match self.why.as_deref() {

@@ -27,7 +27,7 @@ use crate::store::{NewSupply, Search, SupplyRefused};
 
 /// What the pharmacist says happened.
 #[derive(Debug, Clone)]
-pub(crate) struct SupplyRequest {
+pub struct SupplyRequest {
     pub reference: String,
     pub date: NaiveDate,
     pub supervised_taken: Option<bool>,
@@ -56,7 +56,7 @@ pub(crate) struct Recorded {
 
 impl SupplyRequest {
     /// Reads a JSON body, naming every field at fault.
-    pub(crate) fn from_json(body: &Value) -> Result<SupplyRequest, ApiError> {
+    pub fn from_json(body: &Value) -> Result<SupplyRequest, ApiError> {
         let Some(object) = body.as_object() else {
             return Err(ApiError::NotJson("expected an object".into()));
         };

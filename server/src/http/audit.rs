@@ -1,11 +1,12 @@
 //! `GET /api/v1/audit`: the append-only audit log, for administrators.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
+use super::params::Query;
 use crate::auth::{Caller, Role};
 use crate::db::audit::{self, AuditEntry};
 use crate::error::Result;
@@ -15,6 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries after this sequence number (for paging); default 0.
     pub after_seq: Option<i64>,

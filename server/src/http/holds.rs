@@ -1,7 +1,7 @@
 //! Holds: keyworkers and clinicians place and lift them; only clinicians lift a safety hold.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sotto_domain::HoldKind;
@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::json::JsonBody;
+use super::params::Path;
 use super::service_users::load_visible;
 use crate::auth::{Caller, Role};
 use crate::db::{self, audit::Actor};

@@ -2,10 +2,12 @@
 //! collected from the handlers' annotations, not written by hand.
 
 mod audit;
+mod error_responses;
 mod health;
-pub(crate) mod holds;
+pub mod holds;
 pub mod json;
-pub(crate) mod pharmacies;
+mod params;
+pub mod pharmacies;
 pub(crate) mod prescriptions;
 pub mod service_users;
 pub mod staff;
@@ -56,7 +58,14 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    split().1
+}
+
+/// The routes and their document, with the shared error responses added once every route is in.
+fn split() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = api_router().split_for_parts();
+    error_responses::ErrorResponses.modify(&mut api);
+    (router, api)
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -71,7 +80,7 @@ fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (router, api) = api_router().split_for_parts();
+    let (router, api) = split();
     let api = Arc::new(api);
     let limit = state.config.max_body_bytes;
     router

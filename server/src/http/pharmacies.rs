@@ -1,7 +1,7 @@
 //! Pharmacies and their closures (admin).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::json::JsonBody;
+use super::params::Path;
 use crate::auth::{Caller, Role};
 use crate::db::{self, audit::Actor, pharmacies::Pharmacy};
 use crate::error::{Error, Result};
@@ -24,13 +25,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreatePharmacy {
+    /// The NHS ODS code: 3–10 letters and digits.
+    #[schema(pattern = "^[A-Za-z0-9]{3,10}$", example = "FA123")]
     pub ods_code: String,
+    #[schema(min_length = 1, max_length = 100, example = "High Street Pharmacy")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_items = 6)]
     pub closed_weekdays: Vec<Weekday>,
     /// `HH:MM` local time; the day is closed automatically after it.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "18:00")]
     pub closing_time: String,
     /// IANA zone, e.g. `Europe/London`.
+    #[schema(example = "Europe/London")]
     pub timezone: String,
 }
 

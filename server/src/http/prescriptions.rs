@@ -1,7 +1,7 @@
 //! Instalment prescriptions and regime changes (clinicians).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::json::JsonBody;
+use super::params::Path;
 use super::service_users::load_visible;
 use crate::auth::{Caller, Role};
 use crate::db::{self, audit::Actor};

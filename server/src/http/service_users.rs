@@ -1,7 +1,7 @@
 //! Service users: enrolment, their record, status at the counter and missed doses.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::json::JsonBody;
+use super::params::{Path, Query};
 use crate::auth::{Caller, Role};
 use crate::db::{self, audit::Actor, service_users::MissedDose, service_users::ServiceUser};
 use crate::error::{Error, Result};
@@ -158,6 +159,7 @@ async fn get_one(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     /// `YYYY-MM-DD`; defaults to today at the person's pharmacy.
     pub date: Option<String>,
@@ -165,8 +167,8 @@ pub struct StatusQuery {
 
 #[utoipa::path(get, path = "/api/v1/service-users/{id}/status", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path), StatusQuery),
-    responses((status = 200, body = Status), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = Status), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 async fn get_status(
     State(st): State<AppState>,
     caller: Caller,

@@ -67,7 +67,12 @@ async fn set_alert_mode(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateStaff {
+    #[schema(min_length = 1, max_length = 100, example = "Kim Keyworker")]
     pub name: String,
+    #[schema(
+        pattern = "^[^@\\s]+@[^@\\s.][^@\\s]*\\.[^@\\s]*[^@\\s.]$",
+        example = "kim@service.example"
+    )]
     pub email: String,
     pub role: Role,
     /// Required for pharmacists (the one pharmacy they work at), refused for other roles.
