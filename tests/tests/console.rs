@@ -468,3 +468,109 @@ async fn the_whose_risk_view_shows_missed_doses_before_and_after_a_regime_change
     );
     browser.close().await;
 }
+
+/// What a screen reader and a keyboard user need, checked in the browser on every console page:
+/// the page has a language and a title; every form control has a label; every button and link
+/// has text; charts have a text alternative; body text meets WCAG AA contrast (4.5:1); and the
+/// first Tab lands on a control that shows where the focus is.
+const A11Y_AUDIT: &str = r#"
+const problems = [];
+const lum = (rgb) => {
+  const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+  const p = m[1].split(',').map((x) => parseFloat(x)); return { rgb: p.slice(0, 3), a: p.length > 3 ? p[3] : 1 }; };
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c.a > 0.5) return c.rgb;
+  }
+  return [255, 255, 255];
+};
+if (!document.documentElement.lang) problems.push('no lang on <html>');
+if (!document.title.trim()) problems.push('no <title>');
+for (const el of document.querySelectorAll('input, select, textarea')) {
+  if (el.type === 'hidden') continue;
+  const named = el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+  if (!named) problems.push(`unlabelled ${el.tagName.toLowerCase()} #${el.id || el.name}`);
+}
+for (const el of document.querySelectorAll('button, a[href]')) {
+  if (!(el.textContent.trim() || el.getAttribute('aria-label'))) problems.push(`${el.tagName} without text`);
+}
+for (const svg of document.querySelectorAll('svg')) {
+  if (!(svg.querySelector('title') || svg.getAttribute('aria-label') || svg.getAttribute('aria-hidden') === 'true'))
+    problems.push('svg without a text alternative');
+}
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+const seen = new Set();
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  const el = n.parentElement;
+  if (!n.textContent.trim() || seen.has(el) || el.closest('svg')) continue;
+  seen.add(el);
+  const style = getComputedStyle(el);
+  if (style.visibility === 'hidden' || style.display === 'none') continue;
+  const fg = parse(style.color).rgb, bg = background(el);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  const ratio = (hi + 0.05) / (lo + 0.05);
+  if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)} for "${n.textContent.trim().slice(0, 30)}"`);
+}
+return problems;
+"#;
+
+async fn audit(c: &Client, page: &str) {
+    let problems = c.execute(A11Y_AUDIT, vec![]).await.unwrap();
+    assert_eq!(problems, json!([]), "accessibility problems on {page}");
+    // Keyboard: the first Tab reaches something the user can act on, with a visible focus ring.
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focused = c
+        .execute(
+            "const e = document.activeElement; const s = getComputedStyle(e);
+             return [e.tagName, s.outlineStyle !== 'none' || s.boxShadow !== 'none'];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        ["A", "BUTTON", "INPUT", "SELECT", "TEXTAREA"].contains(&focused[0].as_str().unwrap()),
+        "Tab on {page} reached {focused}"
+    );
+    assert_eq!(focused[1], true, "no visible focus on {page}: {focused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_console_page_is_labelled_readable_and_reachable_by_keyboard() {
+    let w = World::start().await;
+    let (su, _) = w
+        .person("SU-1042", "Alex", "Testperson", today() - Days::days(1), 14)
+        .await;
+    w.app.set_password(&w.app.admin, PASSWORD).await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&w.app.url("/console/sign-in")).await.unwrap();
+    audit(c, "sign-in").await;
+
+    sign_in(c, &w.app, &w.keyworker.email, PASSWORD).await;
+    wait_for_path(c, "/console/caseload").await;
+    for page in [
+        "/console/caseload".to_string(),
+        format!("/console/people/{su}"),
+        format!("/console/people/{su}/risk"),
+        "/console/risk".to_string(),
+    ] {
+        c.goto(&w.app.url(&page)).await.unwrap();
+        audit(c, &page).await;
+    }
+    click(c, "nav form button").await; // sign out
+    sign_in(c, &w.app, &w.app.admin.email, PASSWORD).await;
+    for page in ["/console/pharmacies", "/console/staff"] {
+        c.goto(&w.app.url(page)).await.unwrap();
+        audit(c, page).await;
+    }
+    browser.close().await;
+}
