@@ -103,12 +103,32 @@ async fn sign_in(c: &Client, app: &TestApp, email: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
+    // Mark this document, so we can tell when the answer to the post has replaced it (an
+    // alert left from the previous attempt must not be read as this one's).
+    c.execute("document.body.dataset.submitted = '1';", vec![])
+        .await
+        .unwrap();
     c.find(Locator::Css("main form button"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+    for _ in 0..200 {
+        let replaced = c
+            .execute(
+                "return document.readyState === 'complete' && !!document.body \
+                 && !document.body.dataset.submitted;",
+                vec![],
+            )
+            .await
+            .unwrap_or(json!(false));
+        if replaced == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the sign-in form's answer never loaded");
 }
 
 /// Waits until the browser is on `path` (a form post and its redirect have finished).
@@ -125,13 +145,18 @@ async fn wait_for_path(c: &Client, path: &str) {
     );
 }
 
+/// The text of the first element matching `css`, waiting up to 10 s for it to appear (a
+/// clicked form's answer may still be loading).
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("no {css}"))
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..400 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {css}");
 }
 
 async fn click(c: &Client, css: &str) {
