@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod calendar;
+pub mod clock;
 mod collections;
 mod error;
 mod medicine;
@@ -16,6 +17,7 @@ mod supplies;
 mod weekday;
 
 pub use calendar::PharmacyCalendar;
+pub use clock::{Clock, SystemClock};
 pub use collections::{Collection, WeeklyCollections};
 pub use error::FieldError;
 pub use medicine::{DoseMg, Medicine};

@@ -38,6 +38,24 @@ pub struct Enrolled {
     pub server_key: String,
 }
 
+impl Enrolled {
+    /// From the answer to `POST /api/v1/pharmacies`.
+    pub fn from_response(body: &Value) -> Enrolled {
+        let field = |name: &str| {
+            body[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("enrolment answer without {name}: {body}"))
+                .to_string()
+        };
+        Enrolled {
+            id: field("id"),
+            mqtt_username: field("mqtt_username"),
+            mqtt_password: field("mqtt_password"),
+            server_key: field("server_public_key"),
+        }
+    }
+}
+
 pub struct Counter {
     pub addr: std::net::SocketAddr,
     clock: Option<Arc<TestClock>>,

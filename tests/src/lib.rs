@@ -304,21 +304,20 @@ impl TestApp {
 
     /// Enrols a pharmacy and returns its broker credentials too.
     pub async fn enrol_pharmacy(&self, ods: &str, closed: &[&str]) -> counter::Enrolled {
+        self.enrol(
+            json!({"ods_code": ods, "name": format!("Pharmacy {ods}"), "closed_weekdays": closed,
+                   "closing_time": "18:00", "timezone": "Europe/London"}),
+        )
+        .await
+    }
+
+    /// Enrols the pharmacy `body` describes (`POST /api/v1/pharmacies`) as the admin.
+    pub async fn enrol(&self, body: Value) -> counter::Enrolled {
         let (status, body) = self
-            .post(
-                &self.admin.token,
-                "/api/v1/pharmacies",
-                json!({"ods_code": ods, "name": format!("Pharmacy {ods}"), "closed_weekdays": closed,
-                       "closing_time": "18:00", "timezone": "Europe/London"}),
-            )
+            .post(&self.admin.token, "/api/v1/pharmacies", body)
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        counter::Enrolled {
-            id: body["id"].as_str().unwrap().into(),
-            mqtt_username: body["mqtt_username"].as_str().unwrap().into(),
-            mqtt_password: body["mqtt_password"].as_str().unwrap().into(),
-            server_key: body["server_public_key"].as_str().unwrap().into(),
-        }
+        counter::Enrolled::from_response(&body)
     }
 
     /// A fresh connection to the app's database (it works while the server is down too).

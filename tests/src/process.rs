@@ -1,18 +1,11 @@
-//! The server as a real process, for faults only a process can have: SIGKILL mid-publish.
-//! Uses the `sotto-server` binary that `cargo test` builds beside the test binaries.
+//! Sotto's binaries as real processes, for faults only a process can have: SIGKILL mid-publish
+//! (the server) or mid-write (the pharmacy client). Uses the binaries that `cargo test
+//! --workspace` builds beside the test binaries.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// A `sotto-server` child process on fixed ports (so a restart looks the same to clients).
-pub struct ServerProcess {
-    child: Option<Child>,
-    env: Vec<(String, String)>,
-    pub http_port: u16,
-    pub broker_port: u16,
-}
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -32,6 +25,79 @@ fn binary(name: &str) -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// One of our binaries run with fixed settings and HTTP port, so a restart looks the same to
+/// everyone talking to it; killed when dropped.
+struct Process {
+    name: &'static str,
+    env: Vec<(String, String)>,
+    http_port: u16,
+    child: Option<Child>,
+}
+
+impl Process {
+    /// Starts `name` and waits until its `/healthz` answers 2xx.
+    async fn start(name: &'static str, env: Vec<(String, String)>, http_port: u16) -> Process {
+        let mut p = Process {
+            name,
+            env,
+            http_port,
+            child: None,
+        };
+        p.spawn().await;
+        p
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(binary(self.name))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", self.name));
+        self.child = Some(child);
+        let url = self.url("/healthz");
+        for _ in 0..500 {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{} did not become healthy", self.name);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.http_port, path)
+    }
+
+    /// SIGKILL: no graceful shutdown, no flushing, whatever was in flight is cut off.
+    fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL on Unix
+            let _ = c.wait();
+        }
+    }
+
+    async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "{} is still running", self.name);
+        self.spawn().await;
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill_hard();
+    }
+}
+
+/// A `sotto-server` child process on fixed ports.
+pub struct ServerProcess {
+    process: Process,
+    pub http_port: u16,
+    pub broker_port: u16,
 }
 
 impl ServerProcess {
@@ -56,66 +122,32 @@ impl ServerProcess {
         if let Some(url) = mqtt_url {
             env.push(("SOTTO_MQTT_URL".into(), url));
         }
-        let mut p = ServerProcess {
-            child: None,
-            env,
+        ServerProcess {
+            process: Process::start("sotto-server", env, http_port).await,
             http_port,
             broker_port,
-        };
-        p.spawn().await;
-        p
-    }
-
-    async fn spawn(&mut self) {
-        let child = Command::new(binary("sotto-server"))
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sotto-server starts");
-        self.child = Some(child);
-        let url = format!("http://127.0.0.1:{}/healthz", self.http_port);
-        for _ in 0..500 {
-            if let Ok(r) = reqwest::get(&url).await
-                && r.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("sotto-server did not become healthy");
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.http_port, path)
+        self.process.url(path)
     }
 
     /// SIGKILL: no graceful shutdown, no flushing, whatever was in flight is cut off.
     pub fn kill_hard(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL on Unix
-            let _ = c.wait();
-        }
+        self.process.kill_hard();
     }
 
     pub async fn start_again(&mut self) {
-        assert!(self.child.is_none());
-        self.spawn().await;
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.kill_hard();
+        self.process.start_again().await;
     }
 }
 
 /// The pharmacy client as a real process (`sotto-pharmacy`), for a kill -9 mid-write.
 pub struct PharmacyProcess {
-    child: Option<Child>,
-    env: Vec<(String, String)>,
+    process: Process,
     pub http_port: u16,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl PharmacyProcess {
@@ -137,61 +169,28 @@ impl PharmacyProcess {
             ("SOTTO_HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")),
             ("RUST_LOG".into(), "warn".into()),
         ];
-        let mut p = PharmacyProcess {
-            child: None,
-            env,
+        PharmacyProcess {
+            process: Process::start("sotto-pharmacy", env, http_port).await,
             http_port,
-            _data: data,
-        };
-        p.spawn().await;
-        p
-    }
-
-    async fn spawn(&mut self) {
-        let child = Command::new(binary("sotto-pharmacy"))
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sotto-pharmacy starts");
-        self.child = Some(child);
-        let url = self.url("/healthz");
-        for _ in 0..500 {
-            if let Ok(r) = reqwest::get(&url).await
-                && r.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            data,
         }
-        panic!("sotto-pharmacy did not start");
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.http_port, path)
+        self.process.url(path)
     }
 
     /// The client's local store (`client.db` inside).
     pub fn data_dir(&self) -> &std::path::Path {
-        self._data.path()
+        self.data.path()
     }
 
     /// SIGKILL: whatever the client was writing or sending is cut off.
     pub fn kill_hard(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.process.kill_hard();
     }
 
     pub async fn start_again(&mut self) {
-        assert!(self.child.is_none());
-        self.spawn().await;
-    }
-}
-
-impl Drop for PharmacyProcess {
-    fn drop(&mut self) {
-        self.kill_hard();
+        self.process.start_again().await;
     }
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sotto_tests::Backend;
-use sotto_tests::agreement::wait_until_agreed;
+use sotto_tests::agreement::{unsent, wait_until_agreed};
 use sotto_tests::counter::{Counter, Enrolled};
 use sotto_tests::mosquitto::Mosquitto;
 use sotto_tests::process::ServerProcess;
@@ -67,12 +67,7 @@ async fn the_server_killed_mid_burst_loses_no_change(kind: BrokerKind, backend: 
     )
     .await
     .unwrap();
-    let pharmacy = Enrolled {
-        id: ph["id"].as_str().unwrap().into(),
-        mqtt_username: ph["mqtt_username"].as_str().unwrap().into(),
-        mqtt_password: ph["mqtt_password"].as_str().unwrap().into(),
-        server_key: ph["server_public_key"].as_str().unwrap().into(),
-    };
+    let pharmacy = Enrolled::from_response(&ph);
     if let Some(m) = &mosquitto {
         m.configure_with(&config).await;
     }
@@ -138,7 +133,7 @@ async fn the_server_killed_mid_burst_loses_no_change(kind: BrokerKind, backend: 
     for round in 0..rounds {
         if round == rounds / 3 {
             server.kill_hard();
-            unsent_at_kill = unsent(&db.url).await;
+            unsent_at_kill = unsent(&db.url, &pharmacy.id).await;
             server.start_again().await;
         }
         let calls = open.iter().enumerate().map(|(p, hold)| {
@@ -212,7 +207,7 @@ async fn the_server_killed_mid_burst_loses_no_change(kind: BrokerKind, backend: 
     let (report, _) = wait_until_agreed(
         &db.url,
         &pharmacy.id,
-        &counter.url(""),
+        Some(&counter.url("")),
         Duration::from_secs(60),
     )
     .await;
@@ -222,17 +217,6 @@ async fn the_server_killed_mid_burst_loses_no_change(kind: BrokerKind, backend: 
 async fn post_get(http: &reqwest::Client, url: String, token: &str) -> (u16, Value) {
     let res = http.get(url).bearer_auth(token).send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
-}
-
-/// Messages committed but not yet acknowledged by the broker.
-async fn unsent(url: &str) -> i64 {
-    let store = sotto_server::db::Store::connect(url).await.unwrap();
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    store.close().await;
-    sqlx::Row::get(&row, "n")
 }
 
 /// Generates a test per broker from `async fn NAME(kind)`.
@@ -333,22 +317,13 @@ async fn while_postgresql_is_down_the_api_answers_503_and_recovers_by_itself(kin
     let (ok, out) = app.admin_cli(sotto_server::cli::Admin::VerifyAudit).await;
     assert!(ok, "{out}");
     // The relay resumed by itself: every change committed for the pharmacy reached the broker.
-    let store = app.db().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let report = sotto_server::check::check_pharmacy(&store, &w.pharmacy, None)
-            .await
-            .unwrap();
-        if report.agree {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "outbox never drained: {report:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    store.close().await;
+    wait_until_agreed(
+        &app.config.database_url,
+        &w.pharmacy,
+        None,
+        Duration::from_secs(60),
+    )
+    .await;
     println!(
         "faults: PostgreSQL down {OUTAGE:?} ({kind:?} broker): {requests} writes tried, {unavailable} answered 503, other {:?}; \
          acknowledged writes lost: 0; API back {recovered:?} after the database",

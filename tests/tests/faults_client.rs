@@ -62,7 +62,7 @@ async fn the_client_killed_mid_supply_burst_stores_each_supply_once(
     wait_until_agreed(
         &w.app.config.database_url,
         &pharmacy.id,
-        &client.url(""),
+        Some(&client.url("")),
         RECOVERY,
     )
     .await;
@@ -127,7 +127,7 @@ async fn the_client_killed_mid_supply_burst_stores_each_supply_once(
     let (report, took) = wait_until_agreed(
         &w.app.config.database_url,
         &pharmacy.id,
-        &client.url(""),
+        Some(&client.url("")),
         RECOVERY,
     )
     .await;
@@ -199,22 +199,13 @@ async fn morning_pharmacy(w: &PushWorld) -> (Enrolled, chrono::NaiveDate) {
     };
     let tz: chrono_tz::Tz = timezone.parse().unwrap();
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let (status, body) = w
+    let enrolled = w
         .app
-        .post(
-            &w.app.admin.token,
-            "/api/v1/pharmacies",
+        .enrol(
             json!({"ods_code": "FK010", "name": "Kill test", "closed_weekdays": [],
-                   "closing_time": "23:00", "timezone": timezone}),
+                      "closing_time": "23:00", "timezone": timezone}),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
-    let enrolled = Enrolled {
-        id: body["id"].as_str().unwrap().into(),
-        mqtt_username: body["mqtt_username"].as_str().unwrap().into(),
-        mqtt_password: body["mqtt_password"].as_str().unwrap().into(),
-        server_key: body["server_public_key"].as_str().unwrap().into(),
-    };
     (enrolled, today)
 }
 

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use sotto_tests::Backend;
-use sotto_tests::agreement::wait_until_agreed;
+use sotto_tests::agreement::{unsent, wait_until_agreed};
 use sotto_tests::counter::Counter;
 use sotto_tests::on_all_setups;
 use sotto_tests::proxy::Proxy;
@@ -32,7 +32,7 @@ async fn a_broker_restart_mid_burst_loses_no_change(kind: BrokerKind, backend: B
     let (mut open, mut made, mut made_while_down, mut unsent_at_restart) = (None, 0, 0, 0);
     for i in 0..BURST {
         if i == BURST / 3 {
-            unsent_at_restart = unsent(&w).await;
+            unsent_at_restart = unsent(&w.app.config.database_url, &w.pharmacy.id).await;
             match kind {
                 BrokerKind::Embedded => {
                     // The embedded broker lives in the server: it restarts when the server does.
@@ -64,7 +64,7 @@ async fn a_broker_restart_mid_burst_loses_no_change(kind: BrokerKind, backend: B
     let (report, took) = wait_until_agreed(
         &w.app.config.database_url,
         &w.pharmacy.id,
-        &counter.url(""),
+        Some(&counter.url("")),
         RECOVERY,
     )
     .await;
@@ -92,19 +92,6 @@ async fn flip(w: &PushWorld, open: Option<String>) -> Option<String> {
             None
         }
     }
-}
-
-/// Changes committed for the pharmacy and not yet acknowledged by the broker.
-async fn unsent(w: &PushWorld) -> i64 {
-    let store = w.app.db().await;
-    let row =
-        sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE pharmacy_id = $1 AND sent_at IS NULL")
-            .bind(&w.pharmacy.id)
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-    store.close().await;
-    sqlx::Row::get(&row, "n")
 }
 
 /// The counter's MQTT keep-alive in this scenario, and how long the line stays dead.
@@ -151,7 +138,7 @@ async fn a_network_cut_longer_than_the_keep_alive_heals_by_itself(
     let (report, took) = wait_until_agreed(
         &w.app.config.database_url,
         &w.pharmacy.id,
-        &counter.url(""),
+        Some(&counter.url("")),
         RECOVERY,
     )
     .await;

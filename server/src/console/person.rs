@@ -589,22 +589,17 @@ pub async fn hold_preview(
     };
     let body = format!(
         "<p>You are about to place a hold on:</p>{identity}{stale}\
-         <p class=\"notice\" data-preview>The pharmacy will see code <span class=\"code\" data-code>{code}</span> — {meaning}.</p>\
+         {will_see}\
          <p>Kind: <strong>{kind_str}</strong>. Reason (stays with the service): {reason}</p>\
          <form method=\"post\" action=\"/console/people/{id}/holds\">{csrf}\
          <input type=\"hidden\" name=\"kind\" value=\"{kind_str}\">\
-         <input type=\"hidden\" name=\"reason\" value=\"{reason}\">\
-         <input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
-         <input type=\"hidden\" name=\"stamp\" value=\"{stamp}\">\
-         <button type=\"submit\">Confirm: place hold on {reference}</button> \
-         <a href=\"/console/people/{id}\">Cancel</a></form>",
+         <input type=\"hidden\" name=\"reason\" value=\"{reason}\">{confirm}",
         identity = identity(&su),
-        code = s.code.letter(),
-        meaning = esc(s.code.meaning()),
+        will_see = will_see(s.code),
         reason = esc(&reason),
         id = esc(&su.id),
         csrf = csrf_field(&user.csrf),
-        reference = esc(&su.reference),
+        confirm = confirm_tail(&su, &stamp, "place hold on"),
     );
     html::page(StatusCode::OK, "Confirm hold", Some(&user.viewer()), &body)
 }
@@ -688,22 +683,16 @@ pub async fn lift_preview(
     };
     let body = format!(
         "<p>You are about to lift a {kind} hold on:</p>{identity}{stale}\
-         <p class=\"notice\" data-preview>The pharmacy will see code <span class=\"code\" data-code>{code}</span> — {meaning}.</p>\
+         {will_see}\
          <p>Reason it was placed: {reason}</p>\
          <form method=\"post\" action=\"/console/holds/{hid}/lift\">{csrf}\
-         <label for=\"note\">Note (optional, private)</label><textarea id=\"note\" name=\"note\" rows=\"2\"></textarea>\
-         <input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
-         <input type=\"hidden\" name=\"stamp\" value=\"{stamp}\">\
-         <button type=\"submit\">Confirm: lift hold on {reference}</button> \
-         <a href=\"/console/people/{id}\">Cancel</a></form>",
+         <label for=\"note\">Note (optional, private)</label><textarea id=\"note\" name=\"note\" rows=\"2\"></textarea>{confirm}",
         identity = identity(&su),
-        code = s.code.letter(),
-        meaning = esc(s.code.meaning()),
+        will_see = will_see(s.code),
         reason = esc(&hold.reason),
         hid = esc(&hold.id),
         csrf = csrf_field(&user.csrf),
-        reference = esc(&su.reference),
-        id = esc(&su.id),
+        confirm = confirm_tail(&su, &stamp, "lift hold on"),
     );
     html::page(StatusCode::OK, "Confirm lift", Some(&user.viewer()), &body)
 }
@@ -986,11 +975,7 @@ pub async fn regime_preview(
         "<p>You are about to change the regime of:</p>{identity}{stale}\
          <p class=\"notice\" data-preview>From {eff} the pharmacy will see code <span class=\"code\" data-code>{code}</span> \
          on that day — {meaning}. The new calendar:</p>{cal}\
-         <form method=\"post\" action=\"/console/prescriptions/{pid}/regime-changes\">{csrf}{hidden}\
-         <input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
-         <input type=\"hidden\" name=\"stamp\" value=\"{stamp}\">\
-         <button type=\"submit\">Confirm: change regime for {reference}</button> \
-         <a href=\"/console/people/{su_id}\">Cancel</a></form>",
+         <form method=\"post\" action=\"/console/prescriptions/{pid}/regime-changes\">{csrf}{hidden}{confirm}",
         identity = identity(&su),
         eff = draft.effective_from,
         code = on_day.letter(),
@@ -998,8 +983,7 @@ pub async fn regime_preview(
         pid = esc(&stored.id),
         csrf = csrf_field(&user.csrf),
         hidden = f.hidden_fields(),
-        reference = esc(&su.reference),
-        su_id = esc(&su.id),
+        confirm = confirm_tail(&su, &stamp, "change regime for"),
     );
     html::page(
         StatusCode::OK,
@@ -1031,4 +1015,28 @@ pub async fn regime_change(
         Ok(_) => see_other(&format!("/console/people/{}#calendar", su.id)),
         Err(e) => regime_errors(&st, &user, &su.id, f, e).await,
     }
+}
+
+/// "The pharmacy will see code X — meaning": the preview's promise, in one wording everywhere.
+fn will_see(code: sotto_domain::StatusCode) -> String {
+    format!(
+        "<p class=\"notice\" data-preview>The pharmacy will see code <span class=\"code\" \
+         data-code>{code}</span> — {meaning}.</p>",
+        code = code.letter(),
+        meaning = esc(code.meaning()),
+    )
+}
+
+/// The end of every confirm form: the person and state it was previewed for (checked by
+/// `check_confirm`), the button naming the person, and a way back.
+fn confirm_tail(su: &ServiceUser, stamp: &str, action: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
+         <input type=\"hidden\" name=\"stamp\" value=\"{stamp}\">\
+         <button type=\"submit\">Confirm: {action} {reference}</button> \
+         <a href=\"/console/people/{id}\">Cancel</a></form>",
+        reference = esc(&su.reference),
+        stamp = esc(stamp),
+        id = esc(&su.id),
+    )
 }
