@@ -7,6 +7,7 @@ mod calendar;
 pub mod clock;
 mod collections;
 mod error;
+mod ledger;
 mod medicine;
 mod missed;
 mod prescription;
@@ -20,6 +21,10 @@ pub use calendar::PharmacyCalendar;
 pub use clock::{Clock, SystemClock};
 pub use collections::{Collection, WeeklyCollections};
 pub use error::FieldError;
+pub use ledger::{
+    Assessment, DayAccount, DayState, HoldSpan, InHand, LOOKBACK_DAYS, Ledger, LedgerInput, NoDose,
+    PrescribedSchedule, assess,
+};
 pub use medicine::{DoseMg, Medicine};
 pub use missed::consecutive_missed_run;
 pub use prescription::{Directions, Prescription, PrescriptionDraft, Regime};

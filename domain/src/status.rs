@@ -54,16 +54,18 @@ impl StatusCode {
 }
 
 /// The code for a day: F if no prescription; else E if any safety hold; else D if any attend
-/// hold; else B if already supplied today; else C if nothing can be handed over today (covered
-/// by an earlier collection, or the pharmacy is closed for every dose due); else A.
+/// hold; else A if something can still be handed over today (after a supply today only when a
+/// dose was added since, e.g. a closure moved a later day's dose onto today); else B if already
+/// supplied today; else C (covered by an earlier collection, or the pharmacy is closed for every
+/// dose due). `plan` must already account for today's supplies
+/// ([`crate::due_given_supplies`]).
 pub fn status_code(plan: &DayPlan, holds: &[HoldKind], supplied_today: bool) -> StatusCode {
     match plan {
         DayPlan::NoPrescription => StatusCode::F,
         _ if holds.contains(&HoldKind::Safety) => StatusCode::E,
         _ if holds.contains(&HoldKind::Attend) => StatusCode::D,
+        DayPlan::Collect(due) if due.doses.iter().any(|d| !d.pharmacy_closed) => StatusCode::A,
         _ if supplied_today => StatusCode::B,
-        DayPlan::Covered { .. } => StatusCode::C,
-        DayPlan::Collect(due) if due.doses.iter().all(|d| d.pharmacy_closed) => StatusCode::C,
-        DayPlan::Collect(_) => StatusCode::A,
+        _ => StatusCode::C,
     }
 }

@@ -46,8 +46,9 @@ impl SupplyRecord {
 /// or only a withheld one, and none of its doses handed over since) and
 /// `directions.supply_remaining_if_missed`, its remaining days (`>= date`) are due today, the
 /// first of them supervised if the original instalment's first dose was supervised; without
-/// clause 2 those days are not suppliable (nothing due). Instalments already supplied are never
-/// due again, and once anything was supplied on `date` nothing more is due that day.
+/// clause 2 those days are not suppliable (nothing due). Instalments any of whose doses were
+/// handed over are never due again; one moved onto `date` by a closure posted after that day's
+/// supply is still due (late closures).
 ///
 /// Doses handed over under clause 2 carry `collect_on == date` (their `nominal_collect_on` is
 /// unchanged), so [`Due::collect_on`] is always `date`.
@@ -64,9 +65,6 @@ pub fn due_given_supplies(
         collected_on: today.collect_on,
         next_collection: schedule.next_collection_after(date),
     };
-    if supplies.iter().any(|s| !s.withheld && s.collect_on == date) {
-        return covered();
-    }
     let mut doses = Vec::new();
     for instalment in instalments(schedule) {
         let collect_on = instalment[0].collect_on;
@@ -97,22 +95,28 @@ pub fn dose_in_hand(supplies: &[SupplyRecord], date: NaiveDate) -> bool {
         .any(|s| s.dates_in_hand().any(|d| d == date))
 }
 
-/// The schedule's days grouped by `collect_on` (earliest first), each group in date order.
+/// The schedule's instalments (earliest hand-over first), each in date order: days with the
+/// same hand-over day *and* the same nominal collection day. A closure moves a later
+/// instalment onto an earlier collection day; it stays an instalment of its own, so supplying
+/// the other one does not count as supplying it.
 fn instalments(schedule: &Schedule) -> impl Iterator<Item = Vec<DoseDay>> {
-    let mut groups: BTreeMap<NaiveDate, Vec<DoseDay>> = BTreeMap::new();
+    let mut groups: BTreeMap<(NaiveDate, NaiveDate), Vec<DoseDay>> = BTreeMap::new();
     for day in schedule.days() {
-        groups.entry(day.collect_on).or_default().push(*day);
+        groups
+            .entry((day.collect_on, day.nominal_collect_on))
+            .or_default()
+            .push(*day);
     }
     groups.into_values()
 }
 
-/// Whether any dose of `instalment` was handed over, or its collection day has a supply.
+/// Whether any dose of `instalment` was handed over. Only the dates in hand decide: a closure
+/// posted after a collection moves a later day's dose onto that collection day, and that dose
+/// is still due (an extra take-home dose) although something was supplied that day.
 fn supplied(instalment: &[DoseDay], supplies: &[SupplyRecord]) -> bool {
-    let collect_on = instalment[0].collect_on;
     supplies.iter().filter(|s| !s.withheld).any(|s| {
-        s.collect_on == collect_on
-            || s.dates_in_hand()
-                .any(|d| instalment.iter().any(|day| day.date == d))
+        s.dates_in_hand()
+            .any(|d| instalment.iter().any(|day| day.date == d))
     })
 }
 

@@ -47,7 +47,14 @@ fn a_daily_supervised_weekday_is_one_supervised_dose_and_code_a() {
         (Some(mg(60.0)), 0)
     );
     assert_eq!(status_code(&plan, &[], false), StatusCode::A);
-    assert_eq!(status_code(&plan, &[], true), StatusCode::B);
+    let taken = SupplyRecord {
+        collect_on: d(11, 25),
+        supervised_taken: true,
+        take_home_dates: vec![],
+        withheld: false,
+    };
+    let after = due_given_supplies(&schedule, &Directions::default(), &[taken], d(11, 25));
+    assert_eq!(status_code(&after, &[], true), StatusCode::B);
 }
 
 #[test]
