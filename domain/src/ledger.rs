@@ -213,18 +213,10 @@ impl Ledger {
         run
     }
 
-    /// The run that matters on `date`: the one ending on the last settled day up to `date`;
-    /// 0 if a dose was in hand on any day after it up to `date`.
+    /// The run that matters on `date`: the one ending on the last settled day up to `date`.
     pub fn current_run(&self, date: NaiveDate) -> u32 {
-        let Some(last) = self.settled_through.map(|s| s.min(date)) else {
-            return 0;
-        };
-        let later_dose = last < date
-            && self
-                .days
-                .range(last..=date)
-                .any(|(d, a)| *d > last && a.in_hand());
-        if later_dose { 0 } else { self.run_ending(last) }
+        self.settled_through
+            .map_or(0, |s| self.run_ending(s.min(date)))
     }
 
     /// The clause 3 limit in force on `date` (that of the latest prescription started by
@@ -315,7 +307,8 @@ fn why(input: &LedgerInput<'_>, prescribed: Option<&DoseDay>, date: NaiveDate) -
     if let Some(w) = input
         .supplies
         .iter()
-        .find(|s| s.withheld && s.collect_on >= collect_on && s.collect_on <= date)
+        .filter(|s| s.withheld && s.collect_on >= collect_on && s.collect_on <= date)
+        .max_by_key(|s| s.collect_on)
     {
         return NoDose::Withheld { on: w.collect_on };
     }

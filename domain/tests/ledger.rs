@@ -102,7 +102,9 @@ fn a_closure_posted_after_the_collection_makes_the_moved_dose_due_as_an_extra_ta
     // closed: clause 1 moves Monday's dose onto Saturday. It is still due that day.
     let calendar = closed_sundays();
     let rx_plain = prescription(daily_supervised_sat_covers_sun(), &calendar);
-    let supplies = [supply(d(11, 28), true, &[d(11, 29)])];
+    let mut supplies: Vec<SupplyRecord> =
+        (23..=27).map(|day| supply(d(11, day), true, &[])).collect();
+    supplies.push(supply(d(11, 28), true, &[d(11, 29)]));
     let mut late = calendar.clone();
     late.closures.insert(d(11, 30));
     let rx = [laid_out(&rx_plain, &late)];
