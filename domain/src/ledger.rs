@@ -63,6 +63,9 @@ pub struct LedgerInput<'a> {
     pub calendar: &'a PharmacyCalendar,
     /// The last day whose account is final (see the module docs).
     pub settled_through: Option<NaiveDate>,
+    /// The first day the pharmacy's records cover (its counter's enrolment): what happened
+    /// before is not known here, and is never counted.
+    pub records_from: Option<NaiveDate>,
 }
 
 /// How a dose came to be in hand.
@@ -103,6 +106,9 @@ pub enum DayState {
     /// Before the first prescription, or after the last one with none following: the person
     /// was not in treatment here; never counted.
     NotInTreatment,
+    /// Before the pharmacy's records begin (its counter was enrolled later): unknown, never
+    /// counted.
+    NotRecorded,
 }
 
 /// One day's account.
@@ -157,6 +163,8 @@ impl Ledger {
             let settled = settled_until.is_some_and(|s| date <= s);
             let state = if let Some(how) = in_hand.get(&date) {
                 DayState::InHand(*how)
+            } else if input.records_from.is_some_and(|r| date < r) {
+                DayState::NotRecorded
             } else if prescribed.is_none()
                 && !(first_start.is_some_and(|f| f < date) && last_start.is_some_and(|l| date < l))
             {

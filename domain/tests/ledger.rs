@@ -39,6 +39,7 @@ fn input<'a>(
         last_review: None,
         calendar,
         settled_through: Some(settled_through),
+        records_from: None,
     }
 }
 

@@ -187,6 +187,7 @@ fn simulate(plan: &Plan) -> History {
             last_review,
             calendar: &calendar,
             settled_through: today.pred_opt(),
+            records_from: None,
         };
         let mut a = assess(&input, &active, today, today);
         if a.code == StatusCode::E && plan.reviews[n as usize] && active.is_empty() {
@@ -335,6 +336,7 @@ proptest! {
             last_review: history.reviews,
             calendar: &calendar,
             settled_through: Some(settled),
+            records_from: None,
         };
         let ledger = Ledger::compute(&input, day(0), end);
         for p in &rx {
@@ -351,7 +353,9 @@ proptest! {
                         prop_assert!(!in_hand.contains(&dose.date));
                         prop_assert!(!expected_settled);
                     }
-                    DayState::NotInTreatment => prop_assert!(false, "{} prescribed", dose.date),
+                    DayState::NotInTreatment | DayState::NotRecorded => {
+                        prop_assert!(false, "{} prescribed", dose.date)
+                    }
                 }
             }
         }
@@ -379,6 +383,7 @@ proptest! {
                 last_review: review,
                 calendar: &calendar,
                 settled_through: today.pred_opt(),
+                records_from: None,
             };
             let a = assess(&input, &[], today, today);
             // (b)
@@ -418,6 +423,7 @@ proptest! {
                     last_review: history.reviews,
                     calendar: &calendar,
                     settled_through: date.pred_opt(),
+                    records_from: None,
                 };
                 assess(&input, &[], date, end)
             };

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
+use chrono::Days;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use sotto_domain::{
-    DayPlan, Directions, DoseDay, DoseMg, Due, HoldKind, PharmacyCalendar, Schedule, StatusCode,
-    SupplyRecord, dose_in_hand, due_given_supplies, status_code,
+    Assessment, DayAccount, DayPlan, DoseDay, Due, HoldKind, LOOKBACK_DAYS, Ledger, LedgerInput,
+    NoDose, PharmacyCalendar, PrescribedSchedule, Schedule, StatusCode, SupplyRecord, assess,
 };
 use sotto_protocol::{PersonState, PharmacyInfo, PrescriptionState};
 
@@ -28,14 +29,24 @@ pub struct PersonStatus {
     pub supplied_at: Option<DateTime<Utc>>,
     /// When an instalment was last withheld here today, if it was (the person may come back).
     pub withheld_at: Option<DateTime<Utc>>,
+    /// Consecutive days without a dose up to the last settled day, since the last review.
+    pub days_without_dose: u32,
+    /// The dose ledger for today and the six days before: dose in hand, or none and why.
+    pub ledger: Vec<DayAccount>,
 }
 
-/// What this counter recorded about a person: what it handed over or withheld, and whether
-/// its own count of consecutive missed days asks for a prescriber review (local code E).
+/// What this counter knows beyond the person's state: what it handed over or withheld, the
+/// last day it closed, and the pharmacy's calendar. With the person's prescriptions these are
+/// the dose ledger's inputs; the server computes the same ledger from the same records.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LocalRecords {
     pub supplies: Vec<RecordedSupply>,
-    pub review_needed: bool,
+    /// The last day this counter closed (its missed doses reported).
+    pub last_closed: Option<NaiveDate>,
+    /// The first day this counter accounts for (its enrolment, or an earlier day closed on
+    /// request): it knows nothing handed over before.
+    pub enrolled_on: Option<NaiveDate>,
+    pub calendar: PharmacyCalendar,
 }
 
 /// A supply record with the time it was made.
@@ -48,13 +59,6 @@ pub struct RecordedSupply {
 impl LocalRecords {
     fn records(&self) -> Vec<SupplyRecord> {
         self.supplies.iter().map(|s| s.record.clone()).collect()
-    }
-
-    /// The supply (not a withheld record) made on `date`, if any.
-    fn supplied_on(&self, date: NaiveDate) -> Option<&RecordedSupply> {
-        self.supplies
-            .iter()
-            .find(|s| !s.record.withheld && s.record.collect_on == date)
     }
 }
 
@@ -86,25 +90,15 @@ pub fn zone(pharmacy: Option<&PharmacyInfo>) -> Tz {
         .unwrap_or(DEFAULT_ZONE)
 }
 
-/// The code and hand-over for `person` on `today` (the pharmacy's local date), given what this
-/// counter recorded: a supply today makes B; an instalment already supplied is never due
-/// again; clause 2 makes the rest of a missed instalment due; the local review makes E.
+/// The code and hand-over for `person` on `today` (the pharmacy's local date), from the dose
+/// ledger ([`sotto_domain::assess`], the server's function too): an instalment already
+/// supplied is never due again; clause 2 makes the rest of a missed instalment due; a dose a
+/// late closure moved onto today is still due after today's supply; and at the clause 3 limit
+/// of consecutive days without a dose since the last review, E.
 pub fn person_status(person: &PersonState, today: NaiveDate, local: &LocalRecords) -> PersonStatus {
-    let plan = current_schedule(&person.prescriptions, today).map_or(
-        DayPlan::NoPrescription,
-        |(schedule, directions)| {
-            due_given_supplies(&schedule, &directions, &local.records(), today)
-        },
-    );
-    let mut holds: Vec<HoldKind> = person.holds.iter().map(|h| h.kind).collect();
-    if local.review_needed {
-        // Our own count of consecutive missed days reached the limit: E until the server,
-        // which places the real safety hold, has had its say.
-        holds.push(HoldKind::Safety);
-    }
-    let supplied = local.supplied_on(today);
-    let code = status_code(&plan, &holds, supplied.is_some());
-    let due = match (&plan, code) {
+    let assessment = assess_person(person, today, local);
+    let code = assessment.code;
+    let due = match (&assessment.plan, code) {
         (DayPlan::Collect(due), StatusCode::A) => Some(due_view(due)),
         _ => None,
     };
@@ -114,27 +108,100 @@ pub fn person_status(person: &PersonState, today: NaiveDate, local: &LocalRecord
         .filter(|s| s.record.withheld && s.record.collect_on == today)
         .map(|s| s.at)
         .max();
+    let supplied_at = local
+        .supplies
+        .iter()
+        .filter(|s| !s.record.withheld && s.record.collect_on == today)
+        .map(|s| s.at)
+        .max();
     PersonStatus {
         code,
         due,
         next_collection: next_collection(&person.prescriptions, today),
-        supplied_at: supplied.map(|s| s.at),
+        supplied_at,
         withheld_at,
+        days_without_dose: assessment.run,
+        ledger: assessment
+            .ledger
+            .days()
+            .filter(|d| d.date + Days::new(LEDGER_SHOWN_DAYS) > today)
+            .copied()
+            .collect(),
     }
 }
 
-/// The dose `person` missed on `date`, if a prescription covers the date and no dose for it
-/// was in hand (taken here, or handed over earlier to take home); with the prescription's
-/// consecutive-missed-days limit. A dose that could not be supplied (pharmacy closed) is still
-/// a day without a dose in hand.
-pub fn missed_dose(
+/// How many days of the ledger the counter shows (today and the six before).
+pub const LEDGER_SHOWN_DAYS: u64 = 7;
+
+/// The dose ledger's assessment of `person` on `today` from this counter's records.
+pub fn assess_person(person: &PersonState, today: NaiveDate, local: &LocalRecords) -> Assessment {
+    let prescriptions = schedules(&person.prescriptions);
+    let supplies = local.records();
+    // Nothing can be handed over for a day gone by: every day before today is settled.
+    let settled_through = [today.pred_opt(), local.last_closed]
+        .into_iter()
+        .flatten()
+        .max();
+    let input = LedgerInput {
+        prescriptions: &prescriptions,
+        supplies: &supplies,
+        holds: &[],
+        last_review: person.last_review_on,
+        calendar: &local.calendar,
+        settled_through,
+        records_from: local.enrolled_on,
+    };
+    let holds: Vec<HoldKind> = person.holds.iter().map(|h| h.kind).collect();
+    assess(&input, &holds, today, today)
+}
+
+/// The days `person` had no dose in hand that closing `date` settles — `date` itself and the
+/// closed days right after it (a missed Saturday two-day instalment: Saturday and Sunday) —
+/// with the dose prescribed and why. Days with nothing prescribed count towards clause 3 but
+/// are not missed doses.
+pub fn missed_on_close(
     person: &PersonState,
     supplies: &[SupplyRecord],
+    calendar: &PharmacyCalendar,
+    enrolled_on: Option<NaiveDate>,
     date: NaiveDate,
-) -> Option<(DoseMg, u8)> {
-    let (schedule, directions) = current_schedule(&person.prescriptions, date)?;
-    let dose = schedule.dose_for(date)?;
-    (!dose_in_hand(supplies, date)).then_some((dose.dose_mg, directions.consult_after_missed_days))
+) -> Vec<(DoseDay, NoDose)> {
+    let prescriptions = schedules(&person.prescriptions);
+    let input = LedgerInput {
+        prescriptions: &prescriptions,
+        supplies,
+        holds: &[],
+        last_review: person.last_review_on,
+        calendar,
+        settled_through: Some(date),
+        records_from: enrolled_on,
+    };
+    let from = date - Days::new(LOOKBACK_DAYS);
+    let to = date + Days::new(14);
+    let ledger = Ledger::compute(&input, from, to);
+    let until = ledger.settled_until().unwrap_or(date);
+    ledger.missed_doses(date, until)
+}
+
+/// Every prescription laid out as the server computed it; one whose days are not one per date
+/// is left out (shown as no prescription rather than guessed at).
+fn schedules(prescriptions: &[PrescriptionState]) -> Vec<PrescribedSchedule> {
+    prescriptions
+        .iter()
+        .filter_map(|p| {
+            let schedule = Schedule::from_days(p.days.clone());
+            if schedule.is_none() {
+                tracing::warn!(
+                    prescription = %p.id,
+                    "prescription days are not one per date; treating as no prescription"
+                );
+            }
+            Some(PrescribedSchedule {
+                schedule: schedule?,
+                directions: p.directions,
+            })
+        })
+        .collect()
 }
 
 /// The pharmacy's opening pattern, as the shared rules want it.
@@ -143,27 +210,6 @@ pub fn calendar(pharmacy: &PharmacyInfo) -> PharmacyCalendar {
         closed_weekdays: pharmacy.closed_weekdays.clone(),
         closures: pharmacy.closures.iter().copied().collect(),
     }
-}
-
-/// The prescription covering `today` (its schedule and directions); if several overlap, the
-/// one that started last (a new prescription takes over from the one it follows).
-fn current_schedule(
-    prescriptions: &[PrescriptionState],
-    today: NaiveDate,
-) -> Option<(Schedule, Directions)> {
-    let current = prescriptions
-        .iter()
-        .filter(|p| p.start_date <= today && today <= p.end_date)
-        .max_by_key(|p| p.start_date)?;
-    let schedule = Schedule::from_days(current.days.clone());
-    if schedule.is_none() {
-        // Can't tell what is due: show F (nothing to supply) rather than guess at a dose.
-        tracing::warn!(
-            prescription = %current.id,
-            "prescription days are not one per date; treating as no prescription"
-        );
-    }
-    schedule.map(|s| (s, current.directions))
 }
 
 /// The earliest collection after `today` across every prescription (the next one may be a
@@ -260,6 +306,7 @@ mod tests {
                 directions: Default::default(),
                 days,
             }],
+            last_review_on: None,
         }
     }
 
@@ -290,30 +337,37 @@ mod tests {
         let p = person(date(23));
         let local = LocalRecords {
             supplies: vec![recorded(date(23), &[date(24), date(25)], false)],
-            review_needed: false,
+            ..LocalRecords::default()
         };
         let status = person_status(&p, date(23), &local);
         assert_eq!(status.code, StatusCode::B);
         assert_eq!(status.due, None);
         assert_eq!(status.supplied_at, Some(local.supplies[0].at));
         assert_eq!(person_status(&p, date(24), &local).code, StatusCode::C);
+        let calendar = PharmacyCalendar::default();
         let records = local.records();
-        assert_eq!(missed_dose(&p, &records, date(24)), None);
-        assert!(missed_dose(&p, &[], date(24)).is_some());
+        assert!(missed_on_close(&p, &records, &calendar, None, date(24)).is_empty());
+        assert_eq!(missed_on_close(&p, &[], &calendar, None, date(24)).len(), 1);
     }
 
     #[test]
-    fn withheld_leaves_a_and_notes_the_time_and_the_local_review_shows_e() {
-        let p = person(date(23));
-        let mut local = LocalRecords {
+    fn withheld_leaves_a_and_notes_the_time_and_three_days_without_a_dose_show_e() {
+        let mut p = person(date(23));
+        let local = LocalRecords {
             supplies: vec![recorded(date(23), &[], true)],
-            review_needed: false,
+            ..LocalRecords::default()
         };
         let status = person_status(&p, date(23), &local);
         assert_eq!(status.code, StatusCode::A);
         assert_eq!(status.withheld_at, Some(local.supplies[0].at));
-        local.review_needed = true;
-        assert_eq!(person_status(&p, date(23), &local).code, StatusCode::E);
+        // Withheld on the 23rd (its take-home days with it) and nothing since: on the 26th the
+        // ledger has three days without a dose, so E at the counter, offline or not.
+        let later = person_status(&p, date(26), &local);
+        assert_eq!(later.days_without_dose, 3);
+        assert_eq!(later.code, StatusCode::E);
+        // A prescriber review on the 26th starts the count again.
+        p.last_review_on = Some(date(26));
+        assert_eq!(person_status(&p, date(26), &local).code, StatusCode::A);
     }
 
     #[test]
@@ -333,7 +387,7 @@ mod tests {
         // Collected on the 23rd; without that, clause 2 would make the rest due on the 24th.
         let collected = LocalRecords {
             supplies: vec![recorded(date(23), &[date(24), date(25)], false)],
-            review_needed: false,
+            ..LocalRecords::default()
         };
         let status = person_status(&person(date(23)), date(24), &collected);
         assert_eq!(status.code, StatusCode::C);

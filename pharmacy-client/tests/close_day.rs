@@ -66,6 +66,7 @@ fn describe(reports: &[Report]) -> Vec<String> {
                 service_user_id,
                 date,
                 dose_mg,
+                ..
             } => {
                 assert_eq!(dose_mg.as_mg(), 60.0);
                 format!("missed {service_user_id} {date}")
@@ -261,7 +262,7 @@ async fn days_missed_while_the_client_was_down_are_closed_at_start_up() {
 }
 
 #[tokio::test]
-async fn consecutive_missed_days_show_e_until_the_server_has_had_its_say() {
+async fn consecutive_missed_days_show_e_until_a_prescriber_review() {
     let (client, mut server, _dir, clock) = start_at(london(nov(9), 10, 0), |id| {
         snapshot(1, id, vec![daily_supervised("d", "SU-D")])
     })
@@ -312,8 +313,11 @@ async fn consecutive_missed_days_show_e_until_the_server_has_had_its_say() {
         .wait_for_health("the ack", |h| h["pending_reports"] == 0)
         .await;
     assert_eq!(client.status("SU-D").await.1["code"], "E");
-    // ...but the server's word about the person after it does (here: a prescriber reviewed).
-    server.send(delta(3, daily_supervised("d", "SU-D"))).await;
+    // ...only a prescriber's review does: the server sends its date, and the dose ledger
+    // counts from it (the same rule the server applies).
+    let mut reviewed = daily_supervised("d", "SU-D");
+    reviewed.last_review_on = Some(nov(12));
+    server.send(delta(3, reviewed)).await;
     client.wait_for_code("SU-D", "A").await;
     client.stop().await;
 }

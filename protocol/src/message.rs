@@ -70,8 +70,14 @@ pub struct PersonState {
     pub date_of_birth: NaiveDate,
     /// Active holds: their kinds only, never reasons.
     pub holds: Vec<HoldState>,
-    /// Current and future prescriptions, each laid out day by day.
+    /// Prescriptions that ended in the last fortnight, the current one and future ones, each
+    /// laid out day by day (ended ones let the counter's dose ledger see the days between two
+    /// prescriptions).
     pub prescriptions: Vec<PrescriptionState>,
+    /// The pharmacy's local date of the last prescriber review (a safety hold lifted): days
+    /// without a dose before it no longer count towards clause 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_review_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,9 +173,52 @@ pub enum ReportEvent {
         service_user_id: String,
         date: NaiveDate,
         dose_mg: DoseMg,
+        /// Why there was no dose in hand (older clients leave it out).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<MissedReason>,
     },
     /// The pharmacy closed `date`; its missed doses were reported before this.
     DayClosed { date: NaiveDate, at: DateTime<Utc> },
+}
+
+/// Why a day had no dose in hand (the dose ledger's reason), as a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissedReason {
+    /// The collection covering the day was not made.
+    CollectionMissed,
+    /// The pharmacy was closed that day and the collection covering it was not made.
+    PharmacyClosed,
+    /// The instalment was withheld at the counter.
+    Withheld,
+    /// A hold was in force.
+    OnHold,
+}
+
+impl MissedReason {
+    /// The code as stored and shown.
+    pub fn code(self) -> &'static str {
+        match self {
+            MissedReason::CollectionMissed => "collection_missed",
+            MissedReason::PharmacyClosed => "pharmacy_closed",
+            MissedReason::Withheld => "withheld",
+            MissedReason::OnHold => "on_hold",
+        }
+    }
+}
+
+impl From<sotto_domain::NoDose> for MissedReason {
+    fn from(why: sotto_domain::NoDose) -> Self {
+        use sotto_domain::NoDose;
+        match why {
+            NoDose::OnHold => MissedReason::OnHold,
+            NoDose::Withheld { .. } => MissedReason::Withheld,
+            NoDose::PharmacyClosed { .. } => MissedReason::PharmacyClosed,
+            NoDose::CollectionMissed { .. } | NoDose::NothingPrescribed => {
+                MissedReason::CollectionMissed
+            }
+        }
+    }
 }
 
 /// Why an instalment was withheld: a code, not free text, so nothing identifying travels.

@@ -2,9 +2,7 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use sotto_domain::{
-    DayPlan, DoseDay, HoldKind, StatusCode, SupplyRecord, due_given_supplies, status_code,
-};
+use sotto_domain::{DayPlan, DoseDay, HoldKind, StatusCode};
 
 use crate::db::{self, Store, service_users::ServiceUser};
 use crate::error::{Error, Result};
@@ -73,48 +71,35 @@ pub async fn for_service_user_as_if(
     let pharmacy = db::pharmacies::get(store.pool(), &su.pharmacy_id)
         .await?
         .ok_or_else(|| Error::Internal("service user's pharmacy is missing".into()))?;
-    let date = date.unwrap_or_else(|| pharmacy.today());
-    // One connection for a consistent read of calendar, prescriptions and holds.
+    let today = pharmacy.today();
+    let date = date.unwrap_or(today);
+    // One connection for a consistent read of calendar, prescriptions, dispenses and holds.
     let mut conn = store.pool().acquire().await?;
-    let calendar = db::pharmacies::calendar(&mut *conn, &pharmacy).await?;
+    let mut records = crate::dispensing::ledger::records(&mut conn, &pharmacy, &su.id).await?;
     let prescriptions = db::prescriptions::for_service_user(&mut conn, &su.id).await?;
     let holds = db::holds::active(&mut *conn, &su.id).await?;
     let history = crate::dispensing::ingest::history(&mut *conn, &su.id).await?;
     drop(conn);
-    let supplied: Vec<_> = history.iter().filter(|d| d.kind == "supplied").collect();
-    let supplied_today = supplied.iter().any(|d| d.collect_on == date);
-    let last_supply = supplied.first().map(|d| d.at.clone());
-
-    let current = db::prescriptions::covering(&prescriptions, date);
-    let schedule = current.map(|p| p.prescription.schedule(&calendar));
-    // The same rule as the counter: what is due given what was handed over (clause 2 included).
-    let records: Vec<SupplyRecord> = history
+    let last_supply = history
         .iter()
-        .map(|d| SupplyRecord {
-            collect_on: d.collect_on,
-            supervised_taken: d.supervised_taken,
-            take_home_dates: d.take_home_dates.clone(),
-            withheld: d.kind != "supplied",
-        })
-        .collect();
-    // A collection day still ahead has not been missed yet: only up to today do unsupplied
-    // instalments carry over (clause 2) or drop out.
-    let plan = match (current, &schedule) {
-        (Some(p), Some(s)) if date <= pharmacy.today() => {
-            due_given_supplies(s, &p.prescription.directions(), &records, date)
-        }
-        (Some(_), Some(s)) => s.due_on(date),
-        _ => DayPlan::NoPrescription,
-    };
-    let kinds = as_if(holds.iter().map(|h| h.kind).collect());
-    let code = status_code(&plan, &kinds, supplied_today);
+        .find(|d| d.kind == "supplied")
+        .map(|d| d.at.clone());
+    let current = db::prescriptions::covering(&prescriptions, date);
+    records.active_holds = as_if(records.active_holds);
+    // The counter's own function: what is due given what was handed over (clause 2, late
+    // closures), and E when the run of days without a dose has reached the limit.
+    let assessment = records.assess(date, today);
+    let plan = assessment.plan;
+    let code = assessment.code;
     let next_collection = match &plan {
         DayPlan::Covered {
             next_collection, ..
         } => *next_collection,
-        _ => schedule
-            .as_ref()
-            .and_then(|s| s.next_collection_after(date)),
+        _ => current.and_then(|p| {
+            p.prescription
+                .schedule(&records.calendar)
+                .next_collection_after(date)
+        }),
     };
     let due = match (&plan, code) {
         (DayPlan::Collect(due), StatusCode::A) => Some(DueView {

@@ -140,6 +140,7 @@ async fn a_keyworker_who_chose_a_digest_gets_one_mail_a_morning(app: TestApp, sm
             service_user_id: w.service_user.clone(),
             date: day,
             dose_mg: sotto_domain::DoseMg::from_micrograms(60_000).unwrap(),
+            why: None,
         },
     };
     let outcome = ingest(&store, &settings().alerts, &w.pharmacy, &report)

@@ -146,7 +146,8 @@ pub(crate) async fn record(state: &AppState, request: SupplyRequest) -> Result<R
         ));
     }
     let status = state.status_now(&view, &person).await?;
-    if let Some(at) = status.supplied_at {
+    // Supplied today and nothing added since (a late closure can add a dose: code A again).
+    if let (StatusCode::B, Some(at)) = (status.code, status.supplied_at) {
         return Err(already_supplied(&view, at));
     }
     let withheld = request.withheld_reason;

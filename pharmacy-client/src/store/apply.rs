@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sotto_protocol::{Change, PersonState, PharmacyInfo, ServerBody};
 use sqlx::{Sqlite, Transaction};
 
-use super::reports::{ack_reports, server_spoke_about, time_text};
+use super::reports::{ack_reports, time_text};
 use super::{Store, fold_name, normalise_reference};
 use crate::counter;
 use crate::error::Error;
@@ -36,9 +36,6 @@ impl Store {
             (Decision::ApplyDelta, ServerBody::Delta { seq, change }) => {
                 apply_change(&mut tx, change).await?;
                 set_seq(&mut tx, *seq).await?;
-                if let Change::Person(person) = change {
-                    server_spoke_about(&mut tx, &person.service_user_id).await?;
-                }
             }
             (
                 Decision::ReplaceAll,
@@ -51,7 +48,6 @@ impl Store {
                 sqlx::query("DELETE FROM people").execute(&mut *tx).await?;
                 for person in people {
                     upsert_person(&mut tx, person).await?;
-                    server_spoke_about(&mut tx, &person.service_user_id).await?;
                 }
                 set_pharmacy(&mut tx, pharmacy).await?;
                 set_seq(&mut tx, *seq).await?;

@@ -61,6 +61,13 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/0002_reports.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            Cow::Borrowed("ledger"),
+            MigrationType::Simple,
+            include_str!("../../migrations/0003_ledger.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -161,6 +168,14 @@ fn parse_person(json: &str) -> Result<PersonState, Error> {
 }
 
 type MetaRow = (Option<i64>, Option<String>, Option<String>, Option<String>);
+
+/// The meta row, read inside a transaction.
+pub(super) async fn meta_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+) -> Result<Meta, Error> {
+    let row: MetaRow = sqlx::query_as(META).fetch_one(&mut **tx).await?;
+    meta_from_row(row)
+}
 
 fn meta_from_row(row: MetaRow) -> Result<Meta, Error> {
     let (last_seq, synced_at, pharmacy, enrolled_on) = row;

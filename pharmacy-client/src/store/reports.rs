@@ -7,11 +7,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Utc};
-use sotto_domain::{SupplyRecord, consecutive_missed_run};
-use sotto_protocol::{PersonState, Report, ReportEvent, WithheldReason};
+use sotto_domain::SupplyRecord;
+use sotto_protocol::{MissedReason, PersonState, Report, ReportEvent, WithheldReason};
 use sqlx::{Sqlite, Transaction};
 
-use super::{Store, parse_person};
+use super::{Store, meta_in, parse_person};
 use crate::counter::{self, LocalRecords, RecordedSupply};
 use crate::error::Error;
 
@@ -87,10 +87,10 @@ impl Store {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         });
-        let inserted = sqlx::query(
+        let (supply_id,): (i64,) = sqlx::query_as(
             "INSERT INTO supplies (service_user_id, collect_on, supervised_taken, \
              take_home_dates, withheld, withheld_reason, at, report_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&supply.service_user_id)
         .bind(supply.collect_on.to_string())
@@ -100,52 +100,81 @@ impl Store {
         .bind(reason)
         .bind(time_text(supply.at))
         .bind(&report_id)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                let (at,): (String,) = sqlx::query_as(
-                    "SELECT at FROM supplies WHERE service_user_id = ? AND collect_on = ? \
-                     AND withheld = 0",
-                )
-                .bind(&supply.service_user_id)
-                .bind(supply.collect_on.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-                return Ok(Err(SupplyRefused::AlreadySupplied(parse_time(
-                    "supplies.at",
-                    &at,
-                )?)));
+        .fetch_one(&mut *tx)
+        .await?;
+        // The double-dispense guard, kept by the database: a dose for a date already in hand
+        // is never handed over again, whatever the network or a double click does.
+        let in_hand = supply
+            .withheld
+            .is_none()
+            .then(|| {
+                supply
+                    .supervised_taken
+                    .then_some(supply.collect_on)
+                    .into_iter()
+                    .chain(supply.take_home_dates.iter().copied())
+            })
+            .into_iter()
+            .flatten();
+        for date in in_hand {
+            let inserted = sqlx::query(
+                "INSERT INTO supplied_dates (service_user_id, date, supply_id) VALUES (?, ?, ?)",
+            )
+            .bind(&supply.service_user_id)
+            .bind(date.to_string())
+            .bind(supply_id)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    let (at,): (String,) = sqlx::query_as(
+                        "SELECT s.at FROM supplied_dates d JOIN supplies s ON s.id = d.supply_id \
+                         WHERE d.service_user_id = ? AND d.date = ?",
+                    )
+                    .bind(&supply.service_user_id)
+                    .bind(date.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    return Ok(Err(SupplyRefused::AlreadySupplied(parse_time(
+                        "supplies.at",
+                        &at,
+                    )?)));
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
         tx.commit().await?;
         Ok(Ok(report_id))
     }
 
-    /// What this counter recorded about each of `people` that matters on `today`.
+    /// What this counter recorded about each of `people` that matters on `today`, with the
+    /// last day it closed and the pharmacy's calendar (the dose ledger's inputs).
     pub async fn local_records(
         &self,
         people: &[&str],
         today: NaiveDate,
     ) -> Result<HashMap<String, LocalRecords>, Error> {
         let mut tx = self.pool.begin().await?;
+        let meta = meta_in(&mut tx).await?;
+        let calendar = meta
+            .pharmacy
+            .as_ref()
+            .map(counter::calendar)
+            .unwrap_or_default();
+        let (first_closed, last_closed) = closed_range(&mut tx).await?;
+        // What this counter accounts for: from enrolment, or an earlier day closed on request.
+        let records_from = [meta.enrolled_on, first_closed].into_iter().flatten().min();
         let mut out = HashMap::new();
         for &id in people {
             let supplies = supplies_of(&mut tx, id, today).await?;
-            let (needed,): (bool,) = sqlx::query_as(
-                "SELECT EXISTS (SELECT 1 FROM local_reviews WHERE service_user_id = ? \
-                 AND needed = 1)",
-            )
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
             out.insert(
                 id.to_string(),
                 LocalRecords {
                     supplies,
-                    review_needed: needed,
+                    last_closed,
+                    enrolled_on: records_from,
+                    calendar: calendar.clone(),
                 },
             );
         }
@@ -153,9 +182,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Closes `date`: for each person whose prescription covers it and who had no dose in hand,
-    /// a missed dose is recorded and reported; then the day itself is reported closed. A day
-    /// closed before is left alone (nothing is reported twice).
+    /// Closes `date`: for each person, every day the close settles without a dose in hand
+    /// (`date` and the closed days right after it, from the dose ledger) is recorded and
+    /// reported as a missed dose, with why; then the day itself is reported closed. A day
+    /// closed before is left alone, and a day reported before is not reported again.
     pub async fn close_day(&self, date: NaiveDate, at: DateTime<Utc>) -> Result<DayClose, Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some((closed_at, missed)) = closed_day(&mut tx, date).await? {
@@ -173,6 +203,14 @@ impl Store {
             .iter()
             .map(|(json,)| parse_person(json))
             .collect::<Result<_, _>>()?;
+        let meta = meta_in(&mut tx).await?;
+        let calendar = meta
+            .pharmacy
+            .as_ref()
+            .map(counter::calendar)
+            .unwrap_or_default();
+        // A day closed on request before enrolment is accounted for from then on.
+        let records_from = meta.enrolled_on.map(|e| e.min(date));
         let mut missed = 0u32;
         for person in &people {
             let id = person.service_user_id.as_str();
@@ -181,27 +219,42 @@ impl Store {
                 .into_iter()
                 .map(|s| s.record)
                 .collect();
-            let Some((dose_mg, limit)) = counter::missed_dose(person, &supplies, date) else {
-                continue;
-            };
-            let event = ReportEvent::Missed {
-                service_user_id: id.to_string(),
-                date,
-                dose_mg,
-            };
-            let report_id = insert_report(&mut tx, event, at).await?;
-            sqlx::query(
-                "INSERT INTO missed (service_user_id, date, dose_ug, report_id) \
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(date.to_string())
-            .bind(dose_mg.micrograms())
-            .bind(report_id)
-            .execute(&mut *tx)
-            .await?;
-            missed += 1;
-            review_if_needed(&mut tx, id, date, limit).await?;
+            for (dose, why) in
+                counter::missed_on_close(person, &supplies, &calendar, records_from, date)
+            {
+                let why = MissedReason::from(why);
+                let fresh = sqlx::query(
+                    "INSERT INTO missed (service_user_id, date, dose_ug, report_id, why) \
+                     VALUES (?, ?, ?, '', ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(dose.date.to_string())
+                .bind(dose.dose_mg.micrograms())
+                .bind(why.code())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !fresh {
+                    continue;
+                }
+                let event = ReportEvent::Missed {
+                    service_user_id: id.to_string(),
+                    date: dose.date,
+                    dose_mg: dose.dose_mg,
+                    why: Some(why),
+                };
+                let report_id = insert_report(&mut tx, event, at).await?;
+                sqlx::query(
+                    "UPDATE missed SET report_id = ? WHERE service_user_id = ? AND date = ?",
+                )
+                .bind(report_id)
+                .bind(id)
+                .bind(dose.date.to_string())
+                .execute(&mut *tx)
+                .await?;
+                missed += 1;
+            }
         }
         insert_report(&mut tx, ReportEvent::DayClosed { date, at }, at).await?;
         sqlx::query("INSERT INTO closed_days (date, closed_at, missed) VALUES (?, ?, ?)")
@@ -275,60 +328,14 @@ pub(super) async fn ack_reports(
     Ok(())
 }
 
-/// The server has spoken about this person after every missed dose we reported for them was
-/// acked: its state (with or without a safety hold) is the authority again, so the local
-/// review ends, and the missed days so far stop counting towards another one.
-pub(super) async fn server_spoke_about(tx: &mut Tx, service_user_id: &str) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE local_reviews SET needed = 0, reset_after = last_missed \
-         WHERE service_user_id = ?1 AND needed = 1 AND NOT EXISTS (SELECT 1 FROM outbox \
-         WHERE service_user_id = ?1 AND kind = 'missed' AND acked_at IS NULL)",
-    )
-    .bind(service_user_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// After a missed dose on `date`: if this client's run of consecutive missed days for the
-/// person reaches `limit`, show E locally until the server has had its say.
-async fn review_if_needed(
-    tx: &mut Tx,
-    service_user_id: &str,
-    date: NaiveDate,
-    limit: u8,
-) -> Result<(), Error> {
-    let reset_after: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT reset_after FROM local_reviews WHERE service_user_id = ?")
-            .bind(service_user_id)
-            .fetch_optional(&mut **tx)
+/// The first and last days closed at this counter.
+async fn closed_range(tx: &mut Tx) -> Result<(Option<NaiveDate>, Option<NaiveDate>), Error> {
+    let (first, last): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT MIN(date), MAX(date) FROM closed_days")
+            .fetch_one(&mut **tx)
             .await?;
-    let reset_after = reset_after
-        .and_then(|(r,)| r)
-        .map(|r| parse_date("local_reviews.reset_after", &r))
-        .transpose()?;
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT date FROM missed WHERE service_user_id = ?")
-        .bind(service_user_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    let missed: BTreeSet<NaiveDate> = rows
-        .iter()
-        .map(|(d,)| parse_date("missed.date", d))
-        .collect::<Result<_, _>>()?;
-    if consecutive_missed_run(&missed, date, reset_after) < u32::from(limit) {
-        return Ok(());
-    }
-    tracing::info!("consecutive missed days reached the limit: code E until the server replies");
-    sqlx::query(
-        "INSERT INTO local_reviews (service_user_id, needed, last_missed) VALUES (?1, 1, ?2) \
-         ON CONFLICT (service_user_id) DO UPDATE SET needed = 1, \
-         last_missed = MAX(last_missed, excluded.last_missed)",
-    )
-    .bind(service_user_id)
-    .bind(date.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    let parse = |d: Option<String>| d.map(|d| parse_date("closed_days.date", &d)).transpose();
+    Ok((parse(first)?, parse(last)?))
 }
 
 /// When `date` was closed and how many were missed, if it was.

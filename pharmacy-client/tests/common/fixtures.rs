@@ -67,6 +67,7 @@ pub fn person(
             directions: Default::default(),
             days,
         }],
+        last_review_on: None,
     }
 }
 
@@ -147,6 +148,7 @@ pub fn person_on(id: &str, reference: &str, prescription: PrescriptionState) -> 
         date_of_birth: NaiveDate::from_ymd_opt(1985, 4, 12).unwrap(),
         holds: vec![],
         prescriptions: vec![prescription],
+        last_review_on: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! `report_id`) is recognised and only acknowledged again, so a client's retries never count
 //! twice. Each report is stored in its own audited transaction, after which it is acked.
 
-use sotto_protocol::{Report, ReportEvent, WithheldReason};
+use sotto_protocol::{MissedReason, Report, ReportEvent, WithheldReason};
 use sqlx::Row;
 
 use super::missed;
@@ -107,10 +107,12 @@ pub async fn ingest(
             service_user_id,
             date,
             dose_mg,
+            why,
         } => {
+            let why = why.unwrap_or(MissedReason::CollectionMissed);
             let inserted = sqlx::query(
-                "INSERT INTO missed_doses (id, service_user_id, pharmacy_id, date, dose_ug, reported_at, report_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                "INSERT INTO missed_doses (id, service_user_id, pharmacy_id, date, dose_ug, reported_at, report_id, why) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
             )
             .bind(new_id())
             .bind(service_user_id)
@@ -119,6 +121,7 @@ pub async fn ingest(
             .bind(dose_mg.micrograms())
             .bind(now_text())
             .bind(&report.report_id)
+            .bind(why.code())
             .execute(&mut *w.tx)
             .await?
             .rows_affected();
@@ -126,7 +129,7 @@ pub async fn ingest(
                 &actor,
                 "dose.missed",
                 &format!("service_user:{service_user_id}"),
-                serde_json::json!({"date": date_text(*date)}),
+                serde_json::json!({"date": date_text(*date), "why": why.code()}),
             )
             .await?;
             if inserted == 1 {
@@ -151,6 +154,11 @@ pub async fn ingest(
                 serde_json::json!({"date": date_text(*date)}),
             )
             .await?;
+            // A closed day settles days with nothing prescribed too (between two
+            // prescriptions), which no missed-dose report carries: the rule looks at everyone.
+            for su_id in crate::sync::state::people_of(&mut w.tx, pharmacy_id).await? {
+                missed::apply_safety_rule(&mut w, settings, &su_id).await?;
+            }
         }
     }
     w.commit().await?;

@@ -3,15 +3,14 @@
 //! by the system, pushed to the pharmacy (code E) and the prescriber and keyworker are told.
 //! Only a clinician lifts it (see `http::holds`).
 
-use std::collections::BTreeSet;
-
-use chrono::{Duration, NaiveDate};
-use sotto_domain::{HoldKind, consecutive_missed_run};
+use chrono::NaiveDate;
+use sotto_domain::HoldKind;
 use sqlx::Row;
 
 use super::ingest::AlertSettings;
+use super::ledger;
+use crate::db;
 use crate::db::audit::{Actor, WriteTx};
-use crate::db::{self, date_text, get_date};
 use crate::email::{queue, templates};
 use crate::error::{Error, Result};
 
@@ -38,24 +37,45 @@ pub async fn after_missed_dose(
         .await?;
     }
 
-    let threshold = threshold_on(w, su_id, date).await?;
-    let run = consecutive_missed_run(
-        &missed_dates(w, su_id, date).await?,
-        date,
-        last_review(w, su_id).await?,
-    );
-    if run < threshold {
+    apply_safety_rule(w, settings, su_id).await
+}
+
+/// Clause 3 from the dose ledger (the counter's own function): when the run of consecutive
+/// days without a dose since the last review has reached the limit, a *safety* hold is placed
+/// by the system (once), pushed to the pharmacy (code E) and the prescriber and keyworker are
+/// told. Runs after every missed dose, every closed day and every new prescription, in the
+/// transaction that changed the inputs.
+pub async fn apply_safety_rule(
+    w: &mut WriteTx,
+    settings: &AlertSettings,
+    su_id: &str,
+) -> Result<()> {
+    let su = db::service_users::get(&mut *w.tx, su_id)
+        .await?
+        .ok_or(Error::NotFound("service user"))?;
+    let pharmacy = db::pharmacies::get(&mut *w.tx, &su.pharmacy_id)
+        .await?
+        .ok_or_else(|| Error::Internal("service user's pharmacy is missing".into()))?;
+    let records = ledger::records(&mut w.tx, &pharmacy, su_id).await?;
+    if records.active_holds.contains(&HoldKind::Safety) {
         return Ok(());
     }
-    let active = db::holds::active(&mut *w.tx, su_id).await?;
-    if active.iter().any(|h| h.kind == HoldKind::Safety) {
+    let today = pharmacy.today();
+    let Some(last) = records.settled_through.map(|s| s.min(today)) else {
+        return Ok(());
+    };
+    let assessment = records.assess(last, today);
+    if !assessment.review_needed {
         return Ok(());
     }
+    let run = assessment.run;
     let reason = format!(
-        "{run} consecutive days without a dose in hand (up to {date}): prescriber review needed"
+        "{run} consecutive days without a dose in hand (up to {last}): prescriber review needed"
     );
     db::holds::place(w, &Actor::system(), su_id, HoldKind::Safety, &reason).await?;
     crate::sync::outbox::person_changed(w, su_id).await?;
+    let link = format!("{}/service-users/{}", settings.public_url, su.id);
+    let keyworker = contact(w, &su.keyworker_id).await?;
     let prescriber = contact(w, &su.prescriber_id).await?;
     for (email, _) in [prescriber, keyworker].into_iter().flatten() {
         queue::enqueue(
@@ -64,7 +84,7 @@ pub async fn after_missed_dose(
         )
         .await?;
     }
-    tracing::warn!(service_user_id = %su.id, run, "safety hold placed after consecutive missed days");
+    tracing::warn!(service_user_id = %su.id, run, "safety hold placed after consecutive days without a dose");
     Ok(())
 }
 
@@ -78,45 +98,4 @@ async fn contact(w: &mut WriteTx, staff_id: &str) -> Result<Option<(String, Stri
         Some(r) => Some((r.try_get("email")?, r.try_get("alert_mode")?)),
         None => None,
     })
-}
-
-/// The prescription's clause-3 number for that day (3 if no prescription covers it).
-async fn threshold_on(w: &mut WriteTx, su_id: &str, date: NaiveDate) -> Result<u32> {
-    let all = db::prescriptions::for_service_user(&mut w.tx, su_id).await?;
-    Ok(db::prescriptions::covering(&all, date).map_or(3, |p| {
-        u32::from(p.prescription.directions().consult_after_missed_days)
-    }))
-}
-
-/// Missed dates within a month either side: more than enough for any run that matters.
-async fn missed_dates(
-    w: &mut WriteTx,
-    su_id: &str,
-    around: NaiveDate,
-) -> Result<BTreeSet<NaiveDate>> {
-    let rows = sqlx::query(
-        "SELECT date FROM missed_doses WHERE service_user_id = $1 AND date >= $2 AND date <= $3",
-    )
-    .bind(su_id)
-    .bind(date_text(around - Duration::days(31)))
-    .bind(date_text(around + Duration::days(31)))
-    .fetch_all(&mut *w.tx)
-    .await?;
-    rows.iter().map(|r| get_date(r, "date")).collect()
-}
-
-/// The day of the last prescriber review: when a safety hold was last lifted.
-async fn last_review(w: &mut WriteTx, su_id: &str) -> Result<Option<NaiveDate>> {
-    let row = sqlx::query(
-        "SELECT MAX(lifted_at) AS at FROM holds WHERE service_user_id = $1 AND kind = 'safety' \
-         AND lifted_at IS NOT NULL",
-    )
-    .bind(su_id)
-    .fetch_one(&mut *w.tx)
-    .await?;
-    let at: Option<String> = row.try_get("at")?;
-    Ok(at.and_then(|s| {
-        s.get(..10)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-    }))
 }

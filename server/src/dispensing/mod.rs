@@ -2,5 +2,6 @@
 //! (dispense history), missed doses, closed days — and the consecutive-missed-days safety rule.
 
 pub mod ingest;
+pub mod ledger;
 pub mod missed;
 pub mod schedulers;

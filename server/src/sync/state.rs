@@ -9,6 +9,9 @@ use sqlx::{AnyConnection, Row};
 use crate::db::{self, pharmacies::Pharmacy};
 use crate::error::{Error, Result};
 
+/// How far back ended prescriptions are sent: longer than any clause 3 limit (at most 7 days).
+const LEDGER_LOOKBACK_DAYS: i64 = 14;
+
 /// The pharmacy's details as its client needs them.
 pub async fn pharmacy_info(
     conn: &mut AnyConnection,
@@ -39,8 +42,10 @@ pub async fn person_state(
         .await?
         .ok_or(Error::NotFound("service user"))?;
     let calendar = db::pharmacies::calendar(&mut *conn, pharmacy).await?;
-    // Yesterday too: a client whose clock or zone is a little behind still finds today's row.
-    let from = pharmacy.today() - Duration::days(1);
+    // The last fortnight too: the counter's dose ledger counts the days between an ended
+    // prescription and the next (and a client whose clock is a little behind still finds
+    // today's row).
+    let from = pharmacy.today() - Duration::days(LEDGER_LOOKBACK_DAYS);
     let prescriptions = db::prescriptions::for_service_user(&mut *conn, &su.id)
         .await?
         .into_iter()
@@ -53,9 +58,18 @@ pub async fn person_state(
             id: p.id,
         })
         .collect();
-    let holds = db::holds::active(&mut *conn, &su.id)
-        .await?
+    let history = db::holds::history(&mut *conn, &su.id).await?;
+    let zone = crate::dispensing::ledger::zone(pharmacy);
+    let last_review_on = history
+        .iter()
+        .filter(|h| h.kind == sotto_domain::HoldKind::Safety)
+        .filter_map(|h| h.lifted_at.as_deref())
+        .filter_map(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.with_timezone(&zone).date_naive())
+        .max();
+    let holds = history
         .into_iter()
+        .filter(|h| h.lifted_at.is_none())
         .map(|h| HoldState {
             id: h.id,
             kind: h.kind,
@@ -69,6 +83,7 @@ pub async fn person_state(
         date_of_birth: su.date_of_birth,
         holds,
         prescriptions,
+        last_review_on,
     })
 }
 

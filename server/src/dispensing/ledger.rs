@@ -1,0 +1,167 @@
+//! The dose ledger's inputs as the server holds them: every prescription laid out with the
+//! pharmacy's calendar, the dispenses the pharmacy reported, the holds (placed and lifted, by
+//! the pharmacy's local dates) and the last prescriber review; settled through the last day the
+//! pharmacy closed (or the latest missed dose it reported). The rules themselves are
+//! `sotto_domain::assess`, the counter's own function.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use sotto_domain::{
+    Assessment, HoldKind, HoldSpan, LedgerInput, PharmacyCalendar, PrescribedSchedule,
+    SupplyRecord, assess,
+};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{self, pharmacies::Pharmacy};
+use crate::error::Result;
+
+/// One person's ledger inputs, owned.
+#[derive(Debug, Clone)]
+pub struct PersonRecords {
+    pub prescriptions: Vec<PrescribedSchedule>,
+    pub supplies: Vec<SupplyRecord>,
+    pub holds: Vec<HoldSpan>,
+    pub active_holds: Vec<HoldKind>,
+    pub last_review: Option<NaiveDate>,
+    pub calendar: PharmacyCalendar,
+    pub settled_through: Option<NaiveDate>,
+    pub records_from: Option<NaiveDate>,
+}
+
+impl PersonRecords {
+    pub fn input(&self) -> LedgerInput<'_> {
+        LedgerInput {
+            prescriptions: &self.prescriptions,
+            supplies: &self.supplies,
+            holds: &self.holds,
+            last_review: self.last_review,
+            calendar: &self.calendar,
+            settled_through: self.settled_through,
+            records_from: self.records_from,
+        }
+    }
+
+    /// The code and ledger on `date` (`today` is the pharmacy's today).
+    pub fn assess(&self, date: NaiveDate, today: NaiveDate) -> Assessment {
+        assess(&self.input(), &self.active_holds, date, today)
+    }
+}
+
+/// The pharmacy's zone (Europe/London if unreadable, as elsewhere).
+pub fn zone(pharmacy: &Pharmacy) -> Tz {
+    pharmacy
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Europe::London)
+}
+
+/// The local date of a stored RFC 3339 instant.
+fn local_date(text: &str, zone: Tz) -> Option<NaiveDate> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).with_timezone(&zone).date_naive())
+}
+
+/// Reads a person's ledger inputs in one connection (a consistent read).
+pub async fn records(
+    conn: &mut AnyConnection,
+    pharmacy: &Pharmacy,
+    su_id: &str,
+) -> Result<PersonRecords> {
+    let zone = zone(pharmacy);
+    let calendar = db::pharmacies::calendar(&mut *conn, pharmacy).await?;
+    let prescriptions = db::prescriptions::for_service_user(&mut *conn, su_id)
+        .await?
+        .into_iter()
+        .map(|p| PrescribedSchedule {
+            schedule: p.prescription.schedule(&calendar),
+            directions: p.prescription.directions(),
+        })
+        .collect();
+    let supplies = super::ingest::history(&mut *conn, su_id)
+        .await?
+        .into_iter()
+        .map(|d| SupplyRecord {
+            collect_on: d.collect_on,
+            supervised_taken: d.supervised_taken,
+            take_home_dates: d.take_home_dates,
+            withheld: d.kind != "supplied",
+        })
+        .collect();
+    let all_holds = db::holds::history(&mut *conn, su_id).await?;
+    let holds = all_holds
+        .iter()
+        .filter_map(|h| {
+            Some(HoldSpan {
+                kind: h.kind,
+                placed_on: local_date(&h.placed_at, zone)?,
+                lifted_on: match &h.lifted_at {
+                    None => None,
+                    Some(at) => Some(local_date(at, zone)?),
+                },
+            })
+        })
+        .collect();
+    let active_holds = all_holds
+        .iter()
+        .filter(|h| h.lifted_at.is_none())
+        .map(|h| h.kind)
+        .collect();
+    let last_review = all_holds
+        .iter()
+        .filter(|h| h.kind == HoldKind::Safety)
+        .filter_map(|h| h.lifted_at.as_deref())
+        .filter_map(|at| local_date(at, zone))
+        .max();
+    let settled_through = settled_through(&mut *conn, &pharmacy.id, su_id).await?;
+    let records_from = records_from(&mut *conn, &pharmacy.id).await?;
+    Ok(PersonRecords {
+        prescriptions,
+        supplies,
+        holds,
+        active_holds,
+        last_review,
+        calendar,
+        settled_through,
+        records_from,
+    })
+}
+
+/// The last day whose account is final at the server: the last day the pharmacy reported
+/// closed, or a later day it reported a missed dose for (missed doses arrive just before their
+/// day's close).
+async fn settled_through(
+    conn: &mut AnyConnection,
+    pharmacy_id: &str,
+    su_id: &str,
+) -> Result<Option<NaiveDate>> {
+    let row = sqlx::query("SELECT MAX(date) AS d FROM day_closures WHERE pharmacy_id = $1")
+        .bind(pharmacy_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let closed: Option<String> = row.try_get("d")?;
+    let row = sqlx::query(
+        "SELECT MAX(date) AS d FROM missed_doses WHERE service_user_id = $1 AND pharmacy_id = $2",
+    )
+    .bind(su_id)
+    .bind(pharmacy_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let missed: Option<String> = row.try_get("d")?;
+    Ok([closed, missed]
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.parse::<NaiveDate>().ok())
+        .max())
+}
+
+/// The first day the pharmacy's counter accounted for (its first closed day): before it, the
+/// server has no record of what was handed over, and counts nothing.
+async fn records_from(conn: &mut AnyConnection, pharmacy_id: &str) -> Result<Option<NaiveDate>> {
+    let row = sqlx::query("SELECT MIN(date) AS d FROM day_closures WHERE pharmacy_id = $1")
+        .bind(pharmacy_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let first: Option<String> = row.try_get("d")?;
+    Ok(first.and_then(|d| d.parse().ok()))
+}
