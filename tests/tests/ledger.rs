@@ -1,0 +1,270 @@
+//! The dose ledger end to end, through the real API, the real counter client (on a clock the
+//! test moves) and the server's safety rule, on SQLite and PostgreSQL: each defect a
+//! pharmacist or prescriber found when missed doses were counted per collection rather than
+//! per calendar day.
+
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use serde_json::{Value, json};
+use sotto_tests::Backend;
+use sotto_tests::counter::{Counter, TestClock};
+use sotto_tests::push::{BrokerKind, PushWorld};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missed_saturday_two_day_instalment_counts_sunday_and_brings_e_on_saturday() {
+        super::a_missed_saturday_two_day_instalment(sotto_tests::Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn days_between_two_prescriptions_bring_e_when_the_next_one_starts() {
+        super::days_between_two_prescriptions(sotto_tests::Backend::Sqlite).await;
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missed_saturday_two_day_instalment_counts_sunday_and_brings_e_on_saturday() {
+        super::a_missed_saturday_two_day_instalment(sotto_tests::Backend::Postgres).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn days_between_two_prescriptions_bring_e_when_the_next_one_starts() {
+        super::days_between_two_prescriptions(sotto_tests::Backend::Postgres).await;
+    }
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// 19:30 UTC: after the 18:00 closing time in London, winter or summer.
+fn evening(day: NaiveDate) -> chrono::DateTime<Utc> {
+    Utc.from_utc_datetime(&day.and_hms_opt(19, 30, 0).unwrap())
+}
+
+fn morning(day: NaiveDate) -> chrono::DateTime<Utc> {
+    Utc.from_utc_datetime(&day.and_hms_opt(10, 0, 0).unwrap())
+}
+
+async fn post_json(counter: &Counter, path: &str, body: Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(counter.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A new person at the world's pharmacy with `collections` from `start` for `days` days.
+async fn person(
+    w: &PushWorld,
+    reference: &str,
+    prescriptions: &[(NaiveDate, i64, Value)],
+) -> String {
+    let (status, su) = w
+        .app
+        .post(
+            &w.keyworker.token,
+            "/api/v1/service-users",
+            sotto_tests::service_user_body(
+                reference,
+                &w.pharmacy.id,
+                &w.keyworker.id,
+                &w.clinician.id,
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{su}");
+    let id = su["id"].as_str().unwrap().to_string();
+    for (start, days, collections) in prescriptions {
+        let (status, p) = w
+            .app
+            .post(
+                &w.clinician.token,
+                &format!("/api/v1/service-users/{id}/prescriptions"),
+                sotto_tests::prescription_body(*start, *days, collections.clone()),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+    }
+    id
+}
+
+async fn missed_on_server(w: &PushWorld, su: &str) -> Vec<Value> {
+    let (status, body) = w
+        .app
+        .get(
+            &w.keyworker.token,
+            &format!("/api/v1/service-users/{su}/missed-doses"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body.as_array().unwrap().clone()
+}
+
+async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn server_code(w: &PushWorld, su: &str) -> Value {
+    let (_, status) = w
+        .app
+        .get(
+            &w.keyworker.token,
+            &format!("/api/v1/service-users/{su}/status"),
+        )
+        .await;
+    status
+}
+
+fn supervised_daily_sat_covers_sun() -> Value {
+    json!([
+        {"weekday": "mon", "days": 1, "supervised": true},
+        {"weekday": "tue", "days": 1, "supervised": true},
+        {"weekday": "wed", "days": 1, "supervised": true},
+        {"weekday": "thu", "days": 1, "supervised": true},
+        {"weekday": "fri", "days": 1, "supervised": true},
+        {"weekday": "sat", "days": 2, "supervised": true},
+    ])
+}
+
+async fn a_missed_saturday_two_day_instalment(backend: Backend) {
+    let w = PushWorld::start_on(BrokerKind::Embedded, backend, 1).await;
+    // The most recent Friday at least four days ago, so Thursday..Monday are all past.
+    let back = (today().weekday().num_days_from_monday() + 7 - 4) % 7;
+    let friday = today() - chrono::Duration::days(i64::from(back) + if back < 4 { 7 } else { 0 });
+    assert_eq!(friday.weekday(), chrono::Weekday::Fri);
+    let thursday = friday.pred_opt().unwrap();
+    let saturday = friday.succ_opt().unwrap();
+    let sunday = saturday.succ_opt().unwrap();
+    // The pharmacy is shut that Sunday: Saturday's instalment covers it.
+    let (status, body) = w
+        .app
+        .post(
+            &w.app.admin.token,
+            &format!("/api/v1/pharmacies/{}/closures", w.pharmacy.id),
+            json!({"date": sunday.to_string(), "note": "closed"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let su = person(
+        &w,
+        "SU-3001",
+        &[(thursday, 14, supervised_daily_sat_covers_sun())],
+    )
+    .await;
+    let clock = TestClock::at(morning(thursday));
+    let counter = Counter::start_with_clock(
+        &w.pharmacy,
+        w.broker_port(),
+        Duration::from_secs(86_400 * 30),
+        Some(clock.clone()),
+    )
+    .await;
+    counter.wait_for_code("SU-3001", "A", WAIT).await;
+    let (status, body) = post_json(
+        &counter,
+        "/api/supplies",
+        json!({"reference": "SU-3001", "date": thursday.to_string(),
+               "supervised_taken": true, "take_home_doses": 0}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Friday and Saturday pass without a collection. Closing Saturday settles Sunday too:
+    // nothing can be handed over for a day the pharmacy is shut.
+    clock.set(evening(thursday));
+    clock.set(evening(friday));
+    clock.set(evening(saturday));
+    wait_until("three missed days at the server", async || {
+        missed_on_server(&w, &su).await.len() == 3
+    })
+    .await;
+    let missed = missed_on_server(&w, &su).await;
+    let mut dates: Vec<String> = missed
+        .iter()
+        .map(|m| m["date"].as_str().unwrap().to_string())
+        .collect();
+    dates.sort();
+    assert_eq!(
+        dates,
+        [friday, saturday, sunday].map(|d| d.to_string()),
+        "{missed:?}"
+    );
+    // Three days without a dose: the counter shows E on Sunday (it was a two-day collection
+    // missed, not one day), and the server placed its safety hold.
+    clock.set(morning(sunday));
+    counter.wait_for_code("SU-3001", "E", WAIT).await;
+    wait_until("the server's safety hold", async || {
+        let status = server_code(&w, &su).await;
+        status["code"] == "E"
+            && status["holds"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| h["kind"] == "safety"))
+    })
+    .await;
+    counter.stop().await;
+}
+
+async fn days_between_two_prescriptions(backend: Backend) {
+    let w = PushWorld::start_on(BrokerKind::Embedded, backend, 1).await;
+    let every_day = json!(
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .map(|d| json!({"weekday": d, "days": 1, "supervised": true}))
+    );
+    let first = today() - chrono::Duration::days(10);
+    let second = first + chrono::Duration::days(7);
+    let su = person(
+        &w,
+        "SU-3002",
+        &[(first, 4, every_day.clone()), (second, 7, every_day)],
+    )
+    .await;
+    let clock = TestClock::at(morning(first));
+    let counter = Counter::start_with_clock(
+        &w.pharmacy,
+        w.broker_port(),
+        Duration::from_secs(86_400 * 30),
+        Some(clock.clone()),
+    )
+    .await;
+    for k in 0..4 {
+        let day = first + chrono::Duration::days(k);
+        clock.set(morning(day));
+        counter.wait_for_code("SU-3002", "A", WAIT).await;
+        let (status, body) = post_json(
+            &counter,
+            "/api/supplies",
+            json!({"reference": "SU-3002", "date": day.to_string(),
+                   "supervised_taken": true, "take_home_doses": 0}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        clock.set(evening(day));
+    }
+    // Three days with nothing prescribed: no dose in hand, although none was missed.
+    for k in 4..7 {
+        clock.set(evening(first + chrono::Duration::days(k)));
+    }
+    clock.set(morning(second));
+    counter.wait_for_code("SU-3002", "E", WAIT).await;
+    wait_until("the server's safety hold", async || {
+        server_code(&w, &su).await["holds"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|h| h["kind"] == "safety"))
+    })
+    .await;
+    assert!(
+        missed_on_server(&w, &su).await.is_empty(),
+        "days with nothing prescribed are not missed doses"
+    );
+    counter.stop().await;
+}
