@@ -300,8 +300,7 @@ fn model_run(
 
 fn limit_on(rx: &[PrescribedSchedule], date: NaiveDate) -> u8 {
     rx.iter()
-        .filter(|p| p.schedule.days()[0].date <= date)
-        .next_back()
+        .rfind(|p| p.schedule.days()[0].date <= date)
         .or(rx.first())
         .map_or(3, |p| p.directions.consult_after_missed_days)
 }

@@ -162,7 +162,7 @@ async fn a_missed_saturday_two_day_instalment(backend: Backend) {
     )
     .await;
     let clock = TestClock::at(morning(thursday));
-    let counter = Counter::start_with_clock(
+    let mut counter = Counter::start_with_clock(
         &w.pharmacy,
         w.broker_port(),
         Duration::from_secs(86_400 * 30),
@@ -229,7 +229,7 @@ async fn days_between_two_prescriptions(backend: Backend) {
     )
     .await;
     let clock = TestClock::at(morning(first));
-    let counter = Counter::start_with_clock(
+    let mut counter = Counter::start_with_clock(
         &w.pharmacy,
         w.broker_port(),
         Duration::from_secs(86_400 * 30),
