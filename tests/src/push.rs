@@ -82,6 +82,9 @@ pub struct PushWorld {
     pub prescription: String,
 }
 
+/// The service's own inbox in a push world (urgent notices to the service go there).
+pub const SERVICE_EMAIL: &str = "service@sotto.test";
+
 impl PushWorld {
     pub async fn start(kind: BrokerKind) -> PushWorld {
         Self::start_on(kind, Backend::Sqlite, 1).await
@@ -126,6 +129,7 @@ impl PushWorld {
             c.smtp_url = Some(smtp_url);
             c.mail_retry_base = Duration::from_millis(100);
             c.public_url = "https://sotto.test".into();
+            c.service_email = Some(SERVICE_EMAIL.into());
         })
         .await;
         if let Some(pki) = tls {

@@ -22,6 +22,10 @@ mod sqlite {
     async fn days_between_two_prescriptions_bring_e_when_the_next_one_starts() {
         super::days_between_two_prescriptions(sotto_tests::Backend::Sqlite).await;
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closure_posted_after_the_supply_makes_the_moved_dose_due_or_tells_the_service() {
+        super::late_closures(sotto_tests::Backend::Sqlite).await;
+    }
 }
 
 mod postgres {
@@ -32,6 +36,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn days_between_two_prescriptions_bring_e_when_the_next_one_starts() {
         super::days_between_two_prescriptions(sotto_tests::Backend::Postgres).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closure_posted_after_the_supply_makes_the_moved_dose_due_or_tells_the_service() {
+        super::late_closures(sotto_tests::Backend::Postgres).await;
     }
 }
 
@@ -266,5 +274,130 @@ async fn days_between_two_prescriptions(backend: Backend) {
         missed_on_server(&w, &su).await.is_empty(),
         "days with nothing prescribed are not missed doses"
     );
+    counter.stop().await;
+}
+
+async fn add_closure(w: &PushWorld, date: NaiveDate) -> Value {
+    let (status, body) = w
+        .app
+        .post(
+            &w.app.admin.token,
+            &format!("/api/v1/pharmacies/{}/closures", w.pharmacy.id),
+            json!({"date": date.to_string(), "note": "late notice"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+async fn late_closures(backend: Backend) {
+    let w = PushWorld::start_on(BrokerKind::Embedded, backend, 1).await;
+    let today = today();
+    let tomorrow = today.succ_opt().unwrap();
+    let clock = TestClock::at(morning(today));
+    let mut counter = Counter::start_with_clock(
+        &w.pharmacy,
+        w.broker_port(),
+        Duration::from_secs(86_400 * 30),
+        Some(clock.clone()),
+    )
+    .await;
+    // Today's supervised dose is taken: B.
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "A", WAIT)
+        .await;
+    let (status, body) = post_json(
+        &counter,
+        "/api/supplies",
+        json!({"reference": sotto_tests::push::REFERENCE, "date": today.to_string(),
+               "supervised_taken": true, "take_home_doses": 0}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "B", WAIT)
+        .await;
+
+    // Then the pharmacy will be shut tomorrow: clause 1 moves tomorrow's dose onto today. It is
+    // not lost: the counter offers it now, as one extra take-home dose.
+    let created = add_closure(&w, tomorrow).await;
+    assert_eq!(created["doses_without_a_day"], json!([]), "{created}");
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "A", WAIT)
+        .await;
+    let (_, status) = counter.status(sotto_tests::push::REFERENCE).await;
+    assert_eq!(status["due"]["supervised_dose_mg"], Value::Null, "{status}");
+    assert_eq!(status["due"]["take_home_doses"], 1, "{status}");
+    assert_eq!(
+        status["due"]["doses"][0]["date"],
+        tomorrow.to_string(),
+        "{status}"
+    );
+    let server = server_code(&w, &w.service_user).await;
+    assert_eq!(server["code"], "A", "the server agrees: {server}");
+    let (status, body) = post_json(
+        &counter,
+        "/api/supplies",
+        json!({"reference": sotto_tests::push::REFERENCE, "date": today.to_string(),
+               "supervised_taken": false, "take_home_doses": 1}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["take_home_dates"], json!([tomorrow.to_string()]));
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "B", WAIT)
+        .await;
+    // Handed over once only.
+    let (status, body) = post_json(
+        &counter,
+        "/api/supplies",
+        json!({"reference": sotto_tests::push::REFERENCE, "date": today.to_string(),
+               "supervised_taken": false, "take_home_doses": 1}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+
+    // The day after tomorrow's dose: today closes first, then a closure arrives for the day
+    // after tomorrow *and* tomorrow is already shut, so the dose moves onto today, which is
+    // over. No open day is left: the service is told at once, naming the reference.
+    clock.set(evening(today));
+    wait_until("today closed at the server", async || {
+        let db = w.app.db().await;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM day_closures WHERE date = $1")
+            .bind(today.to_string())
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        n == 1
+    })
+    .await;
+    let after = tomorrow.succ_opt().unwrap();
+    let created = add_closure(&w, after).await;
+    assert_eq!(
+        created["doses_without_a_day"],
+        json!([sotto_tests::push::REFERENCE]),
+        "{created}"
+    );
+    wait_until("the service's notice", async || {
+        w.smtp
+            .messages()
+            .iter()
+            .any(|m| m.to == [sotto_tests::push::SERVICE_EMAIL.to_string()])
+    })
+    .await;
+    let notice = w
+        .smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.to == [sotto_tests::push::SERVICE_EMAIL.to_string()])
+        .unwrap();
+    assert!(
+        notice.data.contains(sotto_tests::push::REFERENCE),
+        "{}",
+        notice.data
+    );
+    for secret in ["Testperson", "Alex", "methadone", "60 mg"] {
+        assert!(!notice.data.contains(secret), "{secret} in {}", notice.data);
+    }
     counter.stop().await;
 }

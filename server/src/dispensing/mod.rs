@@ -2,6 +2,7 @@
 //! (dispense history), missed doses, closed days — and the consecutive-missed-days safety rule.
 
 pub mod ingest;
+pub mod late_closure;
 pub mod ledger;
 pub mod missed;
 pub mod schedulers;

@@ -123,6 +123,37 @@ pub fn pharmacy_silent(to: &str, ods_code: &str, date: NaiveDate, link: &str) ->
     )
 }
 
+/// Urgent, to the service's staff: a closure was posted after the collection that should have
+/// covered its day, and no open day is left on which the pharmacy could hand that dose over.
+pub fn closure_leaves_no_day(
+    to: &str,
+    ods_code: &str,
+    date: NaiveDate,
+    references: &[String],
+    link: &str,
+) -> Mail {
+    let list: String = references.iter().map(|r| format!("- {r}\n")).collect();
+    let body = format!(
+        "Hello,\n\n\
+         Pharmacy {ods_code} was recorded as closed on {day} after the\n\
+         collection that should have covered that day. No open day is left on\n\
+         which the pharmacy can hand over that day's dose for:\n\n{list}\n\
+         Please arrange that day's dose with them (another pharmacy, or the\n\
+         prescriber). The details are in Sotto:\n\
+         {link}\n\n{FOOTER}",
+        day = long_date(date),
+    );
+    mail(
+        to,
+        format!(
+            "Sotto: action needed: doses for {} cannot be supplied",
+            short_date(date)
+        ),
+        body,
+        "closure_leaves_no_day",
+    )
+}
+
 const SERVICE_SUBJECT: &str = "A message from your treatment service";
 
 fn service_body(message: &str) -> String {

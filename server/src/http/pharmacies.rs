@@ -154,6 +154,9 @@ pub struct CreateClosure {
 pub struct ClosureCreated {
     pub id: String,
     pub date: NaiveDate,
+    /// People whose dose for this day had moved (clause 1) onto a day that is already over, so
+    /// no open day is left to supply it: the service's inbox was told at once.
+    pub doses_without_a_day: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/pharmacies/{id}/closures", tag = "pharmacies",
@@ -176,12 +179,21 @@ async fn add_closure(
     let cid = db::pharmacies::add_closure(&mut w, &Actor(caller.id), &id, req.date, &note).await?;
     // Schedules move with closures: the pharmacy gets its new calendar and everyone's new days.
     crate::sync::outbox::pharmacy_changed(&mut w, &id, st.config.service_phone.as_deref()).await?;
+    let doses_without_a_day = crate::dispensing::late_closure::after_closure(
+        &mut w,
+        st.config.service_email.as_deref(),
+        &st.config.public_url,
+        &id,
+        req.date,
+    )
+    .await?;
     w.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(ClosureCreated {
             id: cid,
             date: req.date,
+            doses_without_a_day,
         }),
     ))
 }
