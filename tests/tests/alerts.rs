@@ -68,11 +68,11 @@ fn settings() -> ScheduleSettings {
     ScheduleSettings {
         alerts: AlertSettings {
             public_url: "https://sotto.test".into(),
+            service_timezone: chrono_tz::Europe::London,
+            digest_at: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
         },
         service_email: Some(SERVICE_INBOX.into()),
         silence_after: chrono::Duration::hours(2),
-        digest_at: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
-        service_timezone: chrono_tz::Europe::London,
     }
 }
 
@@ -158,15 +158,22 @@ async fn a_keyworker_who_chose_a_digest_gets_one_mail_a_morning(app: TestApp, sm
             .unwrap(),
     );
     assert_eq!(
-        digest_pass(&store, &settings(), before_digest_time)
+        digest_pass(&store, &settings().alerts, before_digest_time)
             .await
             .unwrap(),
         0
     );
     let after = before_digest_time + chrono::Duration::hours(2);
-    assert_eq!(digest_pass(&store, &settings(), after).await.unwrap(), 1);
     assert_eq!(
-        digest_pass(&store, &settings(), after).await.unwrap(),
+        digest_pass(&store, &settings().alerts, after)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        digest_pass(&store, &settings().alerts, after)
+            .await
+            .unwrap(),
         0,
         "once a day"
     );
