@@ -41,6 +41,7 @@ with_mail_on_both_backends!(
     two_passes_and_a_restart_between_them_send_one_digest,
     misses_not_yet_mailed_go_to_the_keyworker_of_record_when_mailed,
     the_safety_hold_mail_is_never_held_back_for_a_digest,
+    an_upgrade_keeps_misses_the_old_digest_skipped_and_mails_nothing_twice,
 );
 
 const SERVICE_INBOX: &str = "team@service.test";
@@ -527,4 +528,64 @@ async fn the_safety_hold_mail_is_never_held_back_for_a_digest(app: TestApp, smtp
     for d in [t - days(3), t - days(2), t - days(1)] {
         assert!(digest.contains(&long(d)), "{digest}");
     }
+}
+
+/// Migration 0007 on a database the old rules ran on: misses mailed per dose and misses carried
+/// by their day's digest count as mailed; a miss the old digest skipped (reported after its day's
+/// digest went) is in the next digest. The old state is made by undoing 0007 on a database built
+/// through the API.
+async fn an_upgrade_keeps_misses_the_old_digest_skipped_and_mails_nothing_twice(
+    app: TestApp,
+    smtp: Smtp,
+) {
+    let w = app.world().await; // w.keyworker stays on per-dose alerts
+    let k2 = app.staff("keyworker", None).await;
+    let (status, su2) = app
+        .post(
+            &k2.token,
+            "/api/v1/service-users",
+            service_user_body("SU-2000", &w.pharmacy, &k2.id, &w.clinician.id),
+        )
+        .await;
+    assert_eq!(status, 201, "{su2}");
+    let su2 = su2["id"].as_str().unwrap().to_string();
+    let t = today();
+    report_miss(&app, &w.pharmacy, &w.service_user, t - days(2)).await; // mailed per dose
+    report_miss(&app, &w.pharmacy, &su2, t - days(7)).await; // mailed per dose, k2 still on 'each'
+    set_mode(&app, &k2, "digest").await;
+    report_miss(&app, &w.pharmacy, &su2, t - days(5)).await;
+    assert_eq!(digest_at(&app, noon(t - days(4))).await, 1); // carries t-5, on its day's digest
+    assert_eq!(digest_at(&app, noon(t - days(2))).await, 0); // t-3's digest: nothing yet
+    report_miss(&app, &w.pharmacy, &su2, t - days(3)).await; // after that digest went
+    expect_mails(&smtp, &w.keyworker.email, PER_DOSE, 1).await;
+    expect_mails(&smtp, &k2.email, PER_DOSE, 1).await;
+    expect_mails(&smtp, &k2.email, DIGEST, 1).await;
+
+    // Back to before 0007, then up again.
+    app.execute_sql("DROP TABLE missed_dose_alerts").await;
+    app.execute_sql("DELETE FROM _sqlx_migrations WHERE version = 7")
+        .await;
+    let store = app.db().await;
+    let carried: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM missed_dose_alerts WHERE via = 'before_0007'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap(),
+        "n",
+    );
+    store.close().await;
+    assert_eq!(carried, 3, "three of the four misses had been mailed");
+
+    assert_eq!(catch_up(&app).await, 0, "nothing mailed per dose twice");
+    assert_eq!(digest_at(&app, noon(t + days(1))).await, 1);
+    let digests = expect_mails(&smtp, &k2.email, DIGEST, 2).await;
+    let next = text(&digests[1]);
+    assert!(
+        next.contains(&format!("- SU-2000, on {}\n", long(t - days(3)))),
+        "{next}"
+    );
+    for d in [t - days(7), t - days(5)] {
+        assert!(!next.contains(&long(d)), "{next}");
+    }
+    expect_mails(&smtp, &w.keyworker.email, DIGEST, 0).await;
 }
