@@ -180,9 +180,10 @@ pub async fn digest_pass(store: &Store, s: &AlertSettings, now: DateTime<Utc>) -
     }
     // Keyed as before migration 0007: by the day before the morning it goes.
     let day = local.date_naive() - chrono::Duration::days(1);
-    let keyworkers = sqlx::query("SELECT id FROM staff WHERE alert_mode = 'digest'")
-        .fetch_all(store.pool())
-        .await?;
+    let keyworkers =
+        sqlx::query("SELECT id FROM staff WHERE role = 'keyworker' AND alert_mode = 'digest'")
+            .fetch_all(store.pool())
+            .await?;
     let mut sent = 0;
     for k in keyworkers {
         let id: String = k.try_get("id")?;
