@@ -40,6 +40,7 @@ with_mail_on_both_backends!(
     switching_between_per_dose_and_digest_loses_nothing_and_repeats_nothing,
     two_passes_and_a_restart_between_them_send_one_digest,
     misses_not_yet_mailed_go_to_the_keyworker_of_record_when_mailed,
+    a_move_to_another_keyworker_is_checked_and_audited,
     the_safety_hold_mail_is_never_held_back_for_a_digest,
     an_upgrade_keeps_misses_the_old_digest_skipped_and_mails_nothing_twice,
 );
@@ -317,6 +318,22 @@ async fn catch_up(app: &TestApp) -> usize {
     n
 }
 
+/// `PUT /api/v1/service-users/{su}/keyworker` as `by`.
+async fn move_to(
+    app: &TestApp,
+    by: &Staff,
+    su: &str,
+    keyworker: &str,
+) -> (sotto_tests::reqwest::StatusCode, serde_json::Value) {
+    app.send(
+        app.client
+            .put(app.url(&format!("/api/v1/service-users/{su}/keyworker")))
+            .bearer_auth(&by.token)
+            .json(&json!({ "keyworker_id": keyworker })),
+    )
+    .await
+}
+
 /// Mail to `to` whose subject starts with `subject`, in the order received.
 fn mails(smtp: &Smtp, to: &str, subject: &str) -> Vec<Received> {
     smtp.messages()
@@ -478,18 +495,15 @@ async fn misses_not_yet_mailed_go_to_the_keyworker_of_record_when_mailed(app: Te
     set_mode(&app, &second, "digest").await;
     let t = today();
     let (m1, m2, m3) = (t - days(6), t - days(4), t - days(2));
-    let move_to = |k: &Staff| {
-        format!(
-            "UPDATE service_users SET keyworker_id = '{}' WHERE id = '{}'",
-            k.id, w.service_user
-        )
-    };
     report_miss(&app, &w.pharmacy, &w.service_user, m1).await;
     assert_eq!(digest_at(&app, noon(t + days(1))).await, 1);
-    // The second miss is not yet mailed when the person moves (there is no API for a move yet;
-    // the service would do it in its records): the new keyworker gets it, the old one does not.
+    // The second miss is not yet mailed when the person moves: the new keyworker gets it, the
+    // old one does not.
     report_miss(&app, &w.pharmacy, &w.service_user, m2).await;
-    app.execute_sql(&move_to(&second)).await;
+    assert_eq!(
+        move_to(&app, first, &w.service_user, &second.id).await.0,
+        200
+    );
     assert_eq!(digest_at(&app, noon(t + days(2))).await, 1);
     let old = expect_mails(&smtp, &first.email, DIGEST, 1).await;
     assert!(old[0].body().contains(&long(m1)) && !old[0].body().contains(&long(m2)));
@@ -502,7 +516,12 @@ async fn misses_not_yet_mailed_go_to_the_keyworker_of_record_when_mailed(app: Te
 
     // Moved again, to a keyworker on per-dose alerts, with a miss waiting: mailed to them.
     report_miss(&app, &w.pharmacy, &w.service_user, m3).await;
-    app.execute_sql(&move_to(&third)).await;
+    assert_eq!(
+        move_to(&app, &w.clinician, &w.service_user, &third.id)
+            .await
+            .0,
+        200
+    );
     assert_eq!(catch_up(&app).await, 1);
     let each = expect_mails(&smtp, &third.email, PER_DOSE, 1).await;
     assert!(each[0].body().contains(&long(m3)), "{}", each[0].body());
@@ -588,4 +607,68 @@ async fn an_upgrade_keeps_misses_the_old_digest_skipped_and_mails_nothing_twice(
         assert!(!next.contains(&long(d)), "{next}");
     }
     expect_mails(&smtp, &w.keyworker.email, DIGEST, 0).await;
+}
+
+async fn a_move_to_another_keyworker_is_checked_and_audited(app: TestApp, _smtp: Smtp) {
+    let w = app.world().await;
+    let other = app.staff("keyworker", None).await;
+    let before = app.snapshot().await;
+    let refused = [
+        (
+            &w.keyworker,
+            json!({"keyworker_id": w.clinician.id}),
+            422,
+            "keyworker_id",
+        ),
+        (
+            &w.keyworker,
+            json!({"keyworker_id": "no-such-staff"}),
+            422,
+            "keyworker_id",
+        ),
+        (
+            &w.keyworker,
+            json!({"keyworker_id": other.id, "reason": "x"}),
+            422,
+            "reason",
+        ),
+        (&w.keyworker, json!({}), 422, "keyworker_id"),
+        (&w.pharmacist, json!({"keyworker_id": other.id}), 403, ""),
+        (&app.admin, json!({"keyworker_id": other.id}), 403, ""),
+    ];
+    let url = app.url(&format!(
+        "/api/v1/service-users/{}/keyworker",
+        w.service_user
+    ));
+    for (by, body, status, field) in refused {
+        let (got, problem) = app
+            .send(app.client.put(&url).bearer_auth(&by.token).json(&body))
+            .await;
+        assert_eq!(got.as_u16(), status, "{body}: {problem}");
+        assert!(problem.to_string().contains(field), "{body}: {problem}");
+    }
+    assert_eq!(app.snapshot().await, before, "nothing changed");
+
+    let (status, su) = move_to(&app, &w.keyworker, &w.service_user, &other.id).await;
+    assert_eq!(status, 200, "{su}");
+    assert_eq!(su["keyworker_id"], other.id.as_str());
+    let (_, got) = app
+        .get(
+            &other.token,
+            &format!("/api/v1/service-users/{}", w.service_user),
+        )
+        .await;
+    assert_eq!(got["keyworker_id"], other.id.as_str());
+    let (_, audit) = app.get(&app.admin.token, "/api/v1/audit?limit=1000").await;
+    let last = audit.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "service_user.keyworker", "{last}");
+    assert_eq!(last["actor"], w.keyworker.id.as_str());
+    assert_eq!(last["detail"]["to"], format!("staff:{}", other.id));
+    // Setting the keyworker the person already has writes nothing.
+    let before = app.snapshot().await;
+    assert_eq!(
+        move_to(&app, &other, &w.service_user, &other.id).await.0,
+        200
+    );
+    assert_eq!(app.snapshot().await, before);
 }
