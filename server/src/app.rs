@@ -172,13 +172,9 @@ pub fn mail_config(config: &Config) -> crate::email::MailConfig {
 
 fn schedule_settings(config: &Config) -> crate::dispensing::schedulers::ScheduleSettings {
     crate::dispensing::schedulers::ScheduleSettings {
-        alerts: crate::dispensing::ingest::AlertSettings {
-            public_url: config.public_url.clone(),
-        },
+        alerts: crate::dispensing::alerts::AlertSettings::from_config(config),
         service_email: config.service_email.clone(),
         silence_after: chrono::Duration::hours(2),
-        digest_at: config.digest_at,
-        service_timezone: config.service_timezone,
     }
 }
 

@@ -39,7 +39,8 @@ pub struct Config {
     pub service_email: Option<String>,
     /// The service's time zone (digests go out in it).
     pub service_timezone: chrono_tz::Tz,
-    /// When keyworkers who chose a digest get yesterday's missed doses (service time).
+    /// When keyworkers who chose a digest get the missed doses not mailed to them before
+    /// (service time). A miss reported after the digest of the morning after it is "late".
     pub digest_at: chrono::NaiveTime,
     /// Private heads-up wording (opt-in per person) when an attend hold is placed / lifted.
     pub heads_up_placed_text: String,

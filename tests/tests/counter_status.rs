@@ -338,6 +338,8 @@ mod reported {
         };
         let settings = AlertSettings {
             public_url: "https://sotto.test".into(),
+            service_timezone: chrono_tz::Europe::London,
+            digest_at: chrono::NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
         };
         assert_eq!(
             ingest(&store, &settings, &w.other_pharmacy, &report)

@@ -66,13 +66,21 @@ const FORBIDDEN: [&str; 6] = [
 async fn every_template_reaches_the_wire_without_names_medicines_or_doses(db: TestDb) {
     let smtp = Smtp::start();
     let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
+    let late = day.succ_opt().unwrap().and_hms_opt(9, 0, 0);
     let items = vec![
-        ("SU-1042".to_string(), day, LINK.to_string()),
-        ("SU-2077".to_string(), day, format!("{LINK}2")),
+        missed("SU-1042", day, LINK),
+        templates::MissedDay {
+            reported_late: late,
+            ..missed(
+                "SU-2077",
+                day - chrono::Duration::days(1),
+                &format!("{LINK}2"),
+            )
+        },
     ];
     let phone = "0161 496 0000";
     let mails = [
-        templates::missed_dose("kw1@service.test", "SU-1042", day, LINK),
+        templates::missed_dose("kw1@service.test", &missed("SU-1042", day, LINK)),
         templates::missed_digest("kw2@service.test", &items, day),
         templates::safety_hold("clin@service.test", "SU-1042", 3, LINK),
         templates::heads_up_placed(
@@ -99,8 +107,14 @@ async fn every_template_reaches_the_wire_without_names_medicines_or_doses(db: Te
         ),
         (
             "kw2@service.test",
-            "Sotto: your daily update for 4 Mar 2025",
-            &["SU-1042", "SU-2077", LINK],
+            "Sotto: your daily update, 4 Mar 2025",
+            &[
+                "SU-1042",
+                "SU-2077",
+                LINK,
+                "Monday 3 March 2025",
+                "reported late, on Wednesday 5 March 2025 at 09:00",
+            ],
         ),
         (
             "clin@service.test",
@@ -313,7 +327,7 @@ async fn mail_from_a_rolled_back_transaction_is_never_sent(db: TestDb) {
     let smtp = Smtp::start();
     let w = Worker::start(&db.store, relay_config(&smtp));
     let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
-    let rolled_back = templates::missed_dose("gone@service.test", "SU-1", day, LINK);
+    let rolled_back = templates::missed_dose("gone@service.test", &missed("SU-1", day, LINK));
     {
         let mut tx = db.store.write().await.unwrap();
         tx.audit(&Actor::system(), "test", "test", serde_json::json!({}))
@@ -322,7 +336,7 @@ async fn mail_from_a_rolled_back_transaction_is_never_sent(db: TestDb) {
         queue::enqueue(&mut tx, &rolled_back).await.unwrap();
         // Dropped without commit: rolled back.
     }
-    let committed = templates::missed_dose("kept@service.test", "SU-2", day, LINK);
+    let committed = templates::missed_dose("kept@service.test", &missed("SU-2", day, LINK));
     enqueue_committed(&db.store, std::slice::from_ref(&committed)).await;
     w.wake.notify_one();
     wait_for("the committed mail delivered", || async {
@@ -391,7 +405,7 @@ async fn two_workers_on_one_database_send_each_mail_once(db: TestDb) {
     let b = Worker::start(&other, relay_config(&smtp));
     let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
     let mails: Vec<Mail> = (0..20)
-        .map(|i| templates::missed_dose(&format!("kw{i}@service.test"), "SU-1", day, LINK))
+        .map(|i| templates::missed_dose(&format!("kw{i}@service.test"), &missed("SU-1", day, LINK)))
         .collect();
     enqueue_committed(&db.store, &mails).await;
     a.wake.notify_one();
@@ -455,11 +469,21 @@ fn relay_config(smtp: &Smtp) -> MailConfig {
     }
 }
 
+/// A missed day reported on time.
+fn missed(reference: &str, date: NaiveDate, link: &str) -> templates::MissedDay {
+    templates::MissedDay {
+        reference: reference.into(),
+        date,
+        reported_late: None,
+        link: link.into(),
+    }
+}
+
 fn three_mails() -> Vec<Mail> {
     let day = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
     ["a@service.test", "b@service.test", "c@service.test"]
         .iter()
-        .map(|to| templates::missed_dose(to, "SU-1", day, LINK))
+        .map(|to| templates::missed_dose(to, &missed("SU-1", day, LINK)))
         .collect()
 }
 

@@ -17,6 +17,7 @@ const OTHER: &str = "SU-2000";
 on_all_setups!(
     three_days_closed_without_a_supply_bring_e_that_only_a_clinician_lifts,
     reports_made_while_the_server_is_unreachable_are_counted_once_after_restarts,
+    a_day_closed_while_the_server_was_unreachable_reaches_the_next_digest_marked_late,
 );
 
 fn today() -> NaiveDate {
@@ -90,6 +91,56 @@ async fn wait_for_missed(w: &PushWorld, su: &str, n: usize) {
     }
 }
 
+/// The pharmacy's counter, on a clock the test moves, started on the morning of `day` and showing
+/// the person's code A.
+async fn counter_from(w: &PushWorld, day: NaiveDate) -> (Counter, std::sync::Arc<TestClock>) {
+    let clock = TestClock::at(morning(day));
+    let counter = Counter::start_with_clock(
+        &w.pharmacy,
+        w.broker_port(),
+        Duration::from_secs(86_400 * 7),
+        Some(clock.clone()),
+    )
+    .await;
+    counter.wait_for_code(REFERENCE, "A", WAIT).await;
+    (counter, clock)
+}
+
+/// Takes the broker away (the embedded one with its server) and lets the counter close `day`,
+/// its reports (the missed dose and the closed day) queued with nobody to tell.
+async fn close_day_unreachable(
+    w: &mut PushWorld,
+    counter: &Counter,
+    clock: &TestClock,
+    day: NaiveDate,
+) {
+    match w.kind {
+        BrokerKind::Embedded => w.app.stop_server().await,
+        BrokerKind::Mosquitto => w.mosquitto.as_mut().unwrap().kill().await,
+    }
+    clock.set(evening(day));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while counter.health().await["pending_reports"]
+        .as_u64()
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the day was not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Brings back what [`close_day_unreachable`] took away.
+async fn reconnect(w: &mut PushWorld) {
+    match w.kind {
+        BrokerKind::Embedded => w.app.start_server().await,
+        BrokerKind::Mosquitto => w.mosquitto.as_mut().unwrap().start_again().await,
+    }
+}
+
 async fn post_json(counter: &Counter, path: &str, body: Value) -> (u16, Value) {
     let res = reqwest::Client::new()
         .post(counter.url(path))
@@ -108,15 +159,7 @@ async fn three_days_closed_without_a_supply_bring_e_that_only_a_clinician_lifts(
     let w = PushWorld::start_on(kind, backend, 3).await;
     let start = today() - chrono::Duration::days(3);
     let other = take_home_person(&w, start).await;
-    let clock = TestClock::at(morning(start));
-    let counter = Counter::start_with_clock(
-        &w.pharmacy,
-        w.broker_port(),
-        Duration::from_secs(86_400 * 7),
-        Some(clock.clone()),
-    )
-    .await;
-    counter.wait_for_code(REFERENCE, "A", WAIT).await;
+    let (counter, clock) = counter_from(&w, start).await;
 
     // Day 1 morning: the second person collects three days to take home.
     let (status, body) = post_json(
@@ -222,40 +265,13 @@ async fn reports_made_while_the_server_is_unreachable_are_counted_once_after_res
 ) {
     let mut w = PushWorld::start_on(kind, backend, 1).await;
     let yesterday = today() - chrono::Duration::days(1);
-    let clock = TestClock::at(morning(yesterday));
-    let mut counter = Counter::start_with_clock(
-        &w.pharmacy,
-        w.broker_port(),
-        Duration::from_secs(86_400 * 7),
-        Some(clock.clone()),
-    )
-    .await;
-    counter.wait_for_code(REFERENCE, "A", WAIT).await;
+    let (mut counter, clock) = counter_from(&w, yesterday).await;
 
     // The broker goes away; the counter closes the day with nobody to tell.
-    match kind {
-        BrokerKind::Embedded => w.app.stop_server().await,
-        BrokerKind::Mosquitto => w.mosquitto.as_mut().unwrap().kill().await,
-    }
-    clock.set(evening(yesterday));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while counter.health().await["pending_reports"]
-        .as_u64()
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the day was not closed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    close_day_unreachable(&mut w, &counter, &clock, yesterday).await;
     // The counter itself is killed with its reports still queued, then everything comes back.
     counter.stop().await;
-    match kind {
-        BrokerKind::Embedded => w.app.start_server().await,
-        BrokerKind::Mosquitto => w.mosquitto.as_mut().unwrap().start_again().await,
-    }
+    reconnect(&mut w).await;
     counter.start_again().await;
     wait_for_missed(&w, &w.service_user, 1).await;
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -280,4 +296,95 @@ async fn reports_made_while_the_server_is_unreachable_are_counted_once_after_res
     };
     assert_eq!(count("dose.missed"), 1, "counted once");
     assert_eq!(count("pharmacy.day_closed"), 1, "closed once");
+}
+
+/// The issue-13 morning: the counter closes a day while it cannot reach the server, the next
+/// morning's digest goes without that miss, and the report arrives later. The keyworker on a
+/// digest is still told, once, in the next digest, with when it was reported (hazard log H27).
+/// The server's own scheduler runs on the wall clock meanwhile: whichever pass carries the miss,
+/// exactly one digest does.
+async fn a_day_closed_while_the_server_was_unreachable_reaches_the_next_digest_marked_late(
+    kind: BrokerKind,
+    backend: Backend,
+) {
+    use sotto_server::dispensing::ingest::AlertSettings;
+    use sotto_server::dispensing::schedulers::digest_pass;
+    let mut w = PushWorld::start_on(kind, backend, 2).await;
+    let (status, body) = w
+        .app
+        .send(
+            w.app
+                .client
+                .put(w.app.url("/api/v1/staff/me/alerts"))
+                .bearer_auth(&w.keyworker.token)
+                .json(&json!({"mode": "digest"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let day = today() - chrono::Duration::days(2);
+    let (mut counter, clock) = counter_from(&w, day).await;
+    close_day_unreachable(&mut w, &counter, &clock, day).await;
+    // The next morning's digest goes without it.
+    let settings = AlertSettings {
+        public_url: "https://sotto.test".into(),
+        service_timezone: chrono_tz::Europe::London,
+        digest_at: chrono::NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+    };
+    let store = w.app.db().await;
+    let next_morning = Utc.from_utc_datetime(
+        &(day + chrono::Duration::days(1))
+            .and_hms_opt(12, 0, 0)
+            .unwrap(),
+    );
+    assert_eq!(
+        digest_pass(&store, &settings, next_morning).await.unwrap(),
+        0
+    );
+
+    reconnect(&mut w).await;
+    wait_for_missed(&w, &w.service_user, 1).await;
+    let reported_on = Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let tomorrow = Utc.from_utc_datetime(
+        &(today() + chrono::Duration::days(1))
+            .and_hms_opt(12, 0, 0)
+            .unwrap(),
+    );
+    digest_pass(&store, &settings, tomorrow).await.unwrap();
+    store.close().await;
+
+    let digests = |smtp: &sotto_tests::smtp::Smtp| -> Vec<String> {
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m.to == [w.keyworker.email.clone()])
+            .filter(|m| {
+                m.header("Subject")
+                    .is_some_and(|s| s.starts_with("Sotto: your daily update"))
+            })
+            .map(|m| m.body().replace("\r\n", "\n"))
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while digests(&w.smtp).is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no digest arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = digests(&w.smtp);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let long = |d: NaiveDate| d.format("%A %-d %B %Y").to_string();
+    let line = format!(
+        "- {REFERENCE}, on {}\n  reported late, on {} at ",
+        long(day),
+        long(reported_on)
+    );
+    assert!(got[0].contains(&line), "{}", got[0]);
+    assert!(
+        w.smtp.messages().iter().all(|m| m
+            .header("Subject")
+            .is_some_and(|s| !s.starts_with("Sotto: an update about"))),
+        "no per-dose mail in digest mode"
+    );
+    counter.stop().await;
 }

@@ -33,6 +33,27 @@ pub struct ServiceUser {
     pub heads_up_email: Option<String>,
 }
 
+/// Moves `su` to keyworker `to` (checked by the caller to be a keyworker), audited with both.
+pub async fn set_keyworker(
+    w: &mut WriteTx,
+    actor: &Actor,
+    su: &ServiceUser,
+    to: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE service_users SET keyworker_id = $1 WHERE id = $2")
+        .bind(to)
+        .bind(&su.id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.audit(
+        actor,
+        "service_user.keyworker",
+        &format!("service_user:{}", su.id),
+        serde_json::json!({"from": format!("staff:{}", su.keyworker_id), "to": format!("staff:{to}")}),
+    )
+    .await
+}
+
 pub async fn insert(w: &mut WriteTx, actor: &Actor, su: &NewServiceUser) -> Result<String> {
     let id = new_id();
     let res = sqlx::query(

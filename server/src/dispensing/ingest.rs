@@ -10,12 +10,7 @@ use crate::db::audit::{Actor, WriteTx};
 use crate::db::{self, Store, date_text, new_id, now_text};
 use crate::error::{Error, Result};
 
-/// Settings the alerts need.
-#[derive(Clone, Debug)]
-pub struct AlertSettings {
-    /// Base of links in e-mails, e.g. `https://sotto.example.nhs.uk` (no trailing slash).
-    pub public_url: String,
-}
+pub use super::alerts::AlertSettings;
 
 /// What became of one report.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,15 +27,7 @@ pub async fn after_missed_dose(
         .ok_or(Error::NotFound("service user"))?;
     let link = format!("{}/service-users/{}", settings.public_url, su.id);
     let keyworker = contact(w, &su.keyworker_id).await?;
-    if let Some((email, mode)) = &keyworker
-        && mode == "each"
-    {
-        queue::enqueue(
-            w,
-            &templates::missed_dose(email, &su.reference, date, &link),
-        )
-        .await?;
-    }
+    super::alerts::on_arrival(w, settings, su_id, date).await?;
 
     apply_safety_rule(w, settings, su_id).await
 }

@@ -1,6 +1,7 @@
 //! What happens at the counter, as the pharmacies report it: supplies and withheld instalments
 //! (dispense history), missed doses, closed days — and the consecutive-missed-days safety rule.
 
+pub mod alerts;
 pub mod ingest;
 pub mod late_closure;
 pub mod ledger;

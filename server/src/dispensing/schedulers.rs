@@ -1,7 +1,9 @@
 //! Time-driven duties, checked every minute:
 //! - **pharmacy silence**: a pharmacy that has not closed its day two hours after its closing
 //!   time gets one alert to the service, so missing reports are never read as "no missed doses";
-//! - **digests**: keyworkers who chose a daily digest get yesterday's missed doses each morning.
+//! - **missed-dose alerts** ([`super::alerts`]): each morning, keyworkers who chose a digest get
+//!   every missed dose not mailed to them before; any time, a miss left unmailed by a switch to
+//!   per-dose alerts (or a move to a keyworker on them) is mailed.
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use chrono_tz::Tz;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
-use super::ingest::AlertSettings;
+pub use super::alerts::{AlertSettings, catch_up_pass, digest_pass};
 use crate::db::audit::Actor;
 use crate::db::{self, Store, date_text, now_text};
 use crate::email::{queue, templates};
@@ -24,9 +26,6 @@ pub struct ScheduleSettings {
     pub service_email: Option<String>,
     /// How long after closing time silence becomes an alert.
     pub silence_after: chrono::Duration,
-    /// When digests go out, in the service's zone.
-    pub digest_at: NaiveTime,
-    pub service_timezone: Tz,
 }
 
 pub async fn run(store: Store, settings: ScheduleSettings, shutdown: CancellationToken) {
@@ -35,8 +34,11 @@ pub async fn run(store: Store, settings: ScheduleSettings, shutdown: Cancellatio
         if let Err(e) = silence_pass(&store, &settings, now).await {
             tracing::warn!(error = %e, "pharmacy silence check failed; will retry");
         }
-        if let Err(e) = digest_pass(&store, &settings, now).await {
+        if let Err(e) = digest_pass(&store, &settings.alerts, now).await {
             tracing::warn!(error = %e, "digest pass failed; will retry");
+        }
+        if let Err(e) = catch_up_pass(&store, &settings.alerts).await {
+            tracing::warn!(error = %e, "missed-dose catch-up failed; will retry");
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -144,74 +146,4 @@ async fn day_closed(store: &Store, pharmacy_id: &str, date: NaiveDate) -> Result
             .await?
             .is_some(),
     )
-}
-
-/// Yesterday's missed doses to each digest keyworker, once, after `digest_at`. Public so tests
-/// can run it at a chosen instant.
-pub async fn digest_pass(
-    store: &Store,
-    s: &ScheduleSettings,
-    now: chrono::DateTime<Utc>,
-) -> Result<usize> {
-    let local = now.with_timezone(&s.service_timezone);
-    if local.time() < s.digest_at {
-        return Ok(0);
-    }
-    let day = local.date_naive() - chrono::Duration::days(1);
-    let keyworkers = sqlx::query(
-        "SELECT id, email FROM staff WHERE role = 'keyworker' AND alert_mode = 'digest'",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    let mut sent = 0;
-    for k in keyworkers {
-        let (id, email): (String, String) = (k.try_get("id")?, k.try_get("email")?);
-        let rows = sqlx::query(
-            "SELECT su.id, su.reference FROM missed_doses m JOIN service_users su ON su.id = m.service_user_id \
-             WHERE su.keyworker_id = $1 AND m.date = $2 ORDER BY su.reference",
-        )
-        .bind(&id)
-        .bind(date_text(day))
-        .fetch_all(store.pool())
-        .await?;
-        let mut w = store.write().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO digests_sent (staff_id, date, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&id)
-        .bind(date_text(day))
-        .bind(now_text())
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            continue;
-        }
-        w.audit(
-            &Actor::system(),
-            "alerts.digest",
-            &format!("staff:{id}"),
-            serde_json::json!({"date": date_text(day), "items": rows.len()}),
-        )
-        .await?;
-        if !rows.is_empty() {
-            let items = rows
-                .iter()
-                .map(|r| {
-                    let su: String = r.try_get("id")?;
-                    let reference: String = r.try_get("reference")?;
-                    Ok((
-                        reference,
-                        day,
-                        format!("{}/service-users/{su}", s.alerts.public_url),
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            queue::enqueue(&mut w, &templates::missed_digest(&email, &items, day)).await?;
-            sent += 1;
-        }
-        w.commit().await?;
-    }
-    Ok(sent)
 }

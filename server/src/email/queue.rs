@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 ///
 /// An unusable recipient address is refused before anything is written, so the caller's
 /// transaction stays usable (e.g. place the hold anyway and log that the mail was not queued).
-pub async fn enqueue(w: &mut WriteTx, mail: &Mail) -> Result<()> {
+/// Returns the mail's id, for callers that record which mail carried what.
+pub async fn enqueue(w: &mut WriteTx, mail: &Mail) -> Result<String> {
     if !valid_recipient(&mail.to) {
         return Err(Error::field("to", "is not a usable e-mail address"));
     }
@@ -43,7 +44,7 @@ pub async fn enqueue(w: &mut WriteTx, mail: &Mail) -> Result<()> {
     .await?;
     w.mark_mail_written();
     tracing::debug!(mail_id = %id, kind = mail.kind, "mail queued");
-    Ok(())
+    Ok(id)
 }
 
 /// Counts for /healthz and tests.

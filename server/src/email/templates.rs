@@ -6,51 +6,85 @@
 //! Bodies are plain ASCII with short lines, so they travel as 7-bit text, unencoded.
 //! Links are `{public_url}/service-users/{service_user_id}`, built by the caller.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 
 use super::Mail;
 
 const FOOTER: &str = "This message leaves out personal and clinical details on purpose.\n\
                       It was sent automatically; please do not reply to it.\n\nSotto\n";
 
+/// One missed day as a keyworker's alert names it: the service reference, the day without a
+/// collection, when it was reported if that was late, and the link to the person's page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissedDay {
+    pub reference: String,
+    pub date: NaiveDate,
+    /// When the report reached Sotto (service time), if after the morning digest that would
+    /// normally have listed it: the pharmacy's system was offline until then.
+    pub reported_late: Option<NaiveDateTime>,
+    pub link: String,
+}
+
 /// One missed day, to the service user's keyworker.
-pub fn missed_dose(to: &str, reference: &str, date: NaiveDate, link: &str) -> Mail {
+pub fn missed_dose(to: &str, day: &MissedDay) -> Mail {
     let body = format!(
         "Hello,\n\n\
-         No collection was recorded for {reference} on {day}.\n\n\
+         No collection was recorded for {reference} on {date}.\n{late}\n\
          Please check in with them when you can. The details are in Sotto:\n\
          {link}\n\n{FOOTER}",
-        day = long_date(date),
+        reference = day.reference,
+        date = long_date(day.date),
+        late = late_note(day, ""),
+        link = day.link,
     );
     mail(
         to,
-        format!("Sotto: an update about {reference}"),
+        format!("Sotto: an update about {}", day.reference),
         body,
         "missed_dose",
     )
 }
 
-/// A keyworker's daily digest: one line per missed day, each with its link.
-pub fn missed_digest(to: &str, items: &[(String, NaiveDate, String)], day: NaiveDate) -> Mail {
+/// A keyworker's morning digest, sent on `sent_on`: one entry per missed day not mailed before,
+/// whatever its date, each with the date missed, a late report's time, and its link.
+pub fn missed_digest(to: &str, items: &[MissedDay], sent_on: NaiveDate) -> Mail {
     let list = if items.is_empty() {
         "Nothing needs following up today.\n".to_string()
     } else {
         let mut list = String::from("No collection was recorded for:\n\n");
-        for (reference, date, link) in items {
-            list.push_str(&format!("- {reference}, {}\n  {link}\n", long_date(*date)));
+        for day in items {
+            list.push_str(&format!(
+                "- {}, on {}\n{}  {}\n",
+                day.reference,
+                long_date(day.date),
+                late_note(day, "  "),
+                day.link
+            ));
         }
         list
     };
     let body = format!(
-        "Hello,\n\nYour Sotto update for {}.\n\n{list}\nPlease check in with them when you can.\n\n{FOOTER}",
-        long_date(day)
+        "Hello,\n\nYour Sotto update of {}.\n\n{list}\nPlease check in with them when you can.\n\n{FOOTER}",
+        long_date(sent_on)
     );
     mail(
         to,
-        format!("Sotto: your daily update for {}", short_date(day)),
+        format!("Sotto: your daily update, {}", short_date(sent_on)),
         body,
         "missed_digest",
     )
+}
+
+/// "reported late, on Tuesday 3 March 2026 at 09:00: the pharmacy's\nsystem was offline\n",
+/// each line after `indent`; empty when the report was on time.
+fn late_note(day: &MissedDay, indent: &str) -> String {
+    day.reported_late.map_or_else(String::new, |at| {
+        format!(
+            "{indent}reported late, on {} at {}: the pharmacy's\n{indent}system was offline\n",
+            long_date(at.date()),
+            at.format("%H:%M")
+        )
+    })
 }
 
 /// Urgent, to a clinician: collections are paused until a prescriber reviews.
@@ -186,10 +220,14 @@ mod tests {
     #[test]
     fn subjects_stay_neutral_and_bodies_carry_reference_and_link() {
         let d = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
-        let m = missed_dose("kw@s.test", "SU-1042", d, "https://s.test/service-users/x");
+        let m = missed_dose(
+            "kw@s.test",
+            &day("SU-1042", d, None, "https://s.test/service-users/x"),
+        );
         assert_eq!(m.subject, "Sotto: an update about SU-1042");
         assert!(m.body.contains("Tuesday 4 March 2025"), "{}", m.body);
         assert!(m.body.contains("https://s.test/service-users/x"));
+        assert!(!m.body.contains("late"), "{}", m.body);
         let h = safety_hold("c@s.test", "SU-1042", 3, "L");
         assert!(h.body.contains("3 days in a row"), "{}", h.body);
         assert!(!h.subject.to_lowercase().contains("hold"));
@@ -198,9 +236,11 @@ mod tests {
     #[test]
     fn bodies_are_short_lined_ascii() {
         let d = NaiveDate::from_ymd_opt(2025, 9, 24).unwrap(); // the longest day name and month
-        let items = vec![("SU-1".to_string(), d, "L".to_string())];
+        let late = Some(d.succ_opt().unwrap().and_hms_opt(23, 59, 0).unwrap());
+        let items = vec![day("SU-1", d, None, "L"), day("SU-2", d, late, "L")];
         for m in [
-            missed_dose("a@b.c", "SU-1", d, "L"),
+            missed_dose("a@b.c", &items[0]),
+            missed_dose("a@b.c", &items[1]),
             missed_digest("a@b.c", &items, d),
             safety_hold("a@b.c", "SU-1", 1, "L"),
             heads_up_placed("a@b.c", "Ring us.", Some("0161 000 0000")),
@@ -214,6 +254,40 @@ mod tests {
                 m.kind,
                 m.body
             );
+        }
+    }
+
+    #[test]
+    fn a_late_report_says_when_it_arrived_and_why_an_on_time_one_does_not() {
+        let monday = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let tuesday_9am = monday.succ_opt().unwrap().and_hms_opt(9, 0, 0).unwrap();
+        let items = vec![
+            day("SU-1", monday.succ_opt().unwrap(), None, "L1"),
+            day("SU-2", monday, Some(tuesday_9am), "L2"),
+        ];
+        let m = missed_digest("kw@s.test", &items, monday + chrono::Duration::days(2));
+        assert_eq!(m.subject, "Sotto: your daily update, 4 Mar 2026");
+        let expected = "- SU-1, on Tuesday 3 March 2026\n  L1\n\
+                        - SU-2, on Monday 2 March 2026\n  \
+                        reported late, on Tuesday 3 March 2026 at 09:00: the pharmacy's\n  \
+                        system was offline\n  L2\n";
+        assert!(m.body.contains(expected), "{}", m.body);
+        let each = missed_dose("kw@s.test", &items[1]);
+        assert!(
+            each.body.contains(
+                "on Monday 2 March 2026.\nreported late, on Tuesday 3 March 2026 at 09:00"
+            ),
+            "{}",
+            each.body
+        );
+    }
+
+    fn day(reference: &str, date: NaiveDate, late: Option<NaiveDateTime>, link: &str) -> MissedDay {
+        MissedDay {
+            reference: reference.into(),
+            date,
+            reported_late: late,
+            link: link.into(),
         }
     }
 }

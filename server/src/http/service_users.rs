@@ -19,6 +19,7 @@ use crate::values::{self, Email, Errors, Name, Reference};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create))
+        .routes(routes!(set_keyworker))
         .routes(routes!(get_one))
         .routes(routes!(get_status))
         .routes(routes!(missed_doses))
@@ -118,23 +119,82 @@ async fn check_links(w: &mut db::audit::WriteTx, req: &CreateServiceUser) -> Res
         ("keyworker_id", &req.keyworker_id, Role::Keyworker),
         ("prescriber_id", &req.prescriber_id, Role::Clinician),
     ] {
-        match db::staff::role_of(w, id).await? {
-            Some(r) if r == role => {}
-            Some(r) => errs.0.push(sotto_domain::FieldError::new(
-                field,
-                format!(
-                    "this staff member is a {}, not a {}",
-                    r.as_str(),
-                    role.as_str()
-                ),
-            )),
-            None => errs.0.push(sotto_domain::FieldError::new(
-                field,
-                "no staff member has this id",
-            )),
-        }
+        check_role(w, &mut errs, field, id, role).await?;
     }
     errs.into_result()
+}
+
+/// `id` (given in `field`) must be a staff member with `role`.
+async fn check_role(
+    w: &mut db::audit::WriteTx,
+    errs: &mut Errors,
+    field: &str,
+    id: &str,
+    role: Role,
+) -> Result<()> {
+    match db::staff::role_of(w, id).await? {
+        Some(r) if r == role => {}
+        Some(r) => errs.0.push(sotto_domain::FieldError::new(
+            field,
+            format!(
+                "this staff member is a {}, not a {}",
+                r.as_str(),
+                role.as_str()
+            ),
+        )),
+        None => errs.0.push(sotto_domain::FieldError::new(
+            field,
+            "no staff member has this id",
+        )),
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetKeyworker {
+    /// The keyworker who takes the person on. Missed doses not yet mailed go to them (see the
+    /// README's alert rules); those already mailed are not sent again.
+    pub keyworker_id: String,
+}
+
+/// Moves a person to another keyworker (audited). Setting the current one changes nothing.
+#[utoipa::path(put, path = "/api/v1/service-users/{id}/keyworker", tag = "service users",
+    request_body = SetKeyworker, security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ServiceUser), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn set_keyworker(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<ServiceUser>> {
+    caller.require(&[Role::Clinician, Role::Keyworker])?;
+    let req: SetKeyworker = body.parse()?;
+    load_visible(&st, &caller, &id).await?;
+    let mut w = st.store.write().await?;
+    let mut errs = Errors::default();
+    check_role(
+        &mut w,
+        &mut errs,
+        "keyworker_id",
+        &req.keyworker_id,
+        Role::Keyworker,
+    )
+    .await?;
+    errs.into_result()?;
+    let su = db::service_users::get(&mut *w.tx, &id)
+        .await?
+        .ok_or(Error::NotFound("service user"))?;
+    if su.keyworker_id == req.keyworker_id {
+        return Ok(Json(su)); // nothing written: the transaction rolls back empty
+    }
+    db::service_users::set_keyworker(&mut w, &Actor(caller.id), &su, &req.keyworker_id).await?;
+    w.commit().await?;
+    Ok(Json(ServiceUser {
+        keyworker_id: req.keyworker_id,
+        ..su
+    }))
 }
 
 /// Loads a person and checks the caller may see them (404 before 403: ids are unguessable).

@@ -25,7 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub enum AlertMode {
     /// One e-mail per missed dose, as it is reported.
     Each,
-    /// One e-mail each morning listing yesterday's missed doses.
+    /// One e-mail each morning listing every missed dose not mailed before, whatever its date
+    /// (a late report included). A switch either way loses and repeats nothing.
     Digest,
 }
 

@@ -108,9 +108,7 @@ pub async fn start(
         store: store.clone(),
         link: link.clone(),
         service_phone: config.service_phone.clone(),
-        alerts: crate::dispensing::ingest::AlertSettings {
-            public_url: config.public_url.clone(),
-        },
+        alerts: crate::dispensing::alerts::AlertSettings::from_config(config),
     };
     tasks.spawn(relay::run(
         store.clone(),
