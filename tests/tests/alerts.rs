@@ -3,7 +3,7 @@
 //! alert — each delivered to a real SMTP server, on both databases. Also the rule that every
 //! missed dose is mailed to a keyworker exactly once, per dose or in a digest, however late it
 //! was reported, across mode switches, repeated passes, restarts and a change of keyworker
-//! (hazard log H27).
+//! (hazard log H32).
 
 use std::time::Duration;
 
@@ -251,7 +251,7 @@ async fn a_pharmacy_that_has_not_closed_its_day_is_reported_once(app: TestApp, s
 }
 
 // ---------------------------------------------------------------------------------------------
-// Every missed dose mailed exactly once (H27). Passes run at chosen instants at noon UTC, after
+// Every missed dose mailed exactly once (H32). Passes run at chosen instants at noon UTC, after
 // the 07:00 London digest time in winter and summer alike; misses are reported now (the wall
 // clock), on days chosen so that no three are consecutive (no safety hold) unless a test wants one.
 
@@ -296,6 +296,7 @@ async fn report_miss(app: &TestApp, pharmacy: &str, su: &str, date: NaiveDate) {
             service_user_id: su.into(),
             date,
             dose_mg: sotto_domain::DoseMg::from_micrograms(60_000).unwrap(),
+            why: None,
         },
     };
     let outcome = ingest(&store, &settings().alerts, pharmacy, &report)

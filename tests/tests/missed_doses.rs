@@ -300,7 +300,7 @@ async fn reports_made_while_the_server_is_unreachable_are_counted_once_after_res
 
 /// The issue-13 morning: the counter closes a day while it cannot reach the server, the next
 /// morning's digest goes without that miss, and the report arrives later. The keyworker on a
-/// digest is still told, once, in the next digest, with when it was reported (hazard log H27).
+/// digest is still told, once, in the next digest, with when it was reported (hazard log H32).
 /// The server's own scheduler runs on the wall clock meanwhile: whichever pass carries the miss,
 /// exactly one digest does.
 async fn a_day_closed_while_the_server_was_unreachable_reaches_the_next_digest_marked_late(

@@ -22,11 +22,6 @@ pub async fn after_missed_dose(
     su_id: &str,
     date: NaiveDate,
 ) -> Result<()> {
-    let su = db::service_users::get(&mut *w.tx, su_id)
-        .await?
-        .ok_or(Error::NotFound("service user"))?;
-    let link = format!("{}/service-users/{}", settings.public_url, su.id);
-    let keyworker = contact(w, &su.keyworker_id).await?;
     super::alerts::on_arrival(w, settings, su_id, date).await?;
 
     apply_safety_rule(w, settings, su_id).await
