@@ -122,6 +122,42 @@ pub struct DayAccount {
 }
 
 impl DayAccount {
+    /// The day's account in plain words, for the counter's and the console's week view
+    /// ("take-home dose, handed over on Sat 28 Nov"; "no dose in hand: collection missed").
+    pub fn describe(&self) -> String {
+        let day = |d: NaiveDate| d.format("%a %-d %b").to_string();
+        match self.state {
+            DayState::InHand(InHand::Supervised) => "dose taken at the pharmacy".into(),
+            DayState::InHand(InHand::TakeHome { supplied_on }) if supplied_on == self.date => {
+                "take-home dose, handed over that day".into()
+            }
+            DayState::InHand(InHand::TakeHome { supplied_on }) => {
+                format!("take-home dose, handed over on {}", day(supplied_on))
+            }
+            DayState::ToCome => "still to come".into(),
+            DayState::WithoutDose(why) => format!(
+                "no dose in hand: {}",
+                match why {
+                    NoDose::OnHold => "on hold".to_string(),
+                    NoDose::Withheld { on } => format!("withheld at the pharmacy on {}", day(on)),
+                    NoDose::PharmacyClosed { collect_on } => format!(
+                        "pharmacy closed, and the collection on {} was not made",
+                        day(collect_on)
+                    ),
+                    NoDose::CollectionMissed { collect_on } if collect_on == self.date => {
+                        "collection missed".to_string()
+                    }
+                    NoDose::CollectionMissed { collect_on } => {
+                        format!("the collection on {} was not made", day(collect_on))
+                    }
+                    NoDose::NothingPrescribed => "nothing prescribed".to_string(),
+                }
+            ),
+            DayState::NotInTreatment => "no prescription".into(),
+            DayState::NotRecorded => "before this pharmacy's records begin".into(),
+        }
+    }
+
     pub fn without_dose(&self) -> bool {
         matches!(self.state, DayState::WithoutDose(_))
     }
@@ -225,6 +261,19 @@ impl Ledger {
     pub fn current_run(&self, date: NaiveDate) -> u32 {
         self.settled_through
             .map_or(0, |s| self.run_ending(s.min(date)))
+    }
+
+    /// "No dose in hand since Fri 27 Nov (3 days)" when the run ending on `date`'s last
+    /// settled day is not zero: what the pharmacist and the prescriber need beside an E.
+    pub fn no_dose_since(&self, date: NaiveDate) -> Option<String> {
+        let run = self.current_run(date);
+        let last = self.settled_through?.min(date);
+        let first = last.checked_sub_days(chrono::Days::new(u64::from(run).checked_sub(1)?))?;
+        let days = if run == 1 { "1 day".to_string() } else { format!("{run} days") };
+        Some(format!(
+            "No dose in hand since {} ({days})",
+            first.format("%a %-d %b")
+        ))
     }
 
     /// The clause 3 limit in force on `date` (that of the latest prescription started by

@@ -229,3 +229,30 @@ fn take_home_days_are_in_hand_and_a_withheld_day_says_why() {
     );
     assert_eq!(ledger.day(d(11, 27)).unwrap().state, DayState::ToCome);
 }
+
+#[test]
+fn the_week_view_says_in_words_since_when_no_dose_was_in_hand() {
+    let calendar = closed_sundays();
+    let rx = [laid_out(
+        &prescription(daily_supervised_sat_covers_sun(), &calendar),
+        &calendar,
+    )];
+    let supplies = [supply(d(11, 26), true, &[])];
+    let a = assess(&input(&rx, &supplies, &calendar, d(11, 30)), &[], d(12, 1), d(12, 1));
+    assert_eq!(
+        a.ledger.no_dose_since(d(12, 1)).as_deref(),
+        Some("No dose in hand since Fri 27 Nov (4 days)")
+    );
+    let words: Vec<String> = [d(11, 26), d(11, 29), d(12, 1)]
+        .iter()
+        .map(|&day| a.ledger.day(day).unwrap().describe())
+        .collect();
+    assert_eq!(
+        words,
+        [
+            "dose taken at the pharmacy",
+            "no dose in hand: pharmacy closed, and the collection on Sat 28 Nov was not made",
+            "still to come",
+        ]
+    );
+}

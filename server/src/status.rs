@@ -26,7 +26,17 @@ pub struct Status {
     /// The most recent supply recorded by the pharmacy (reported by the client).
     pub last_supply: Option<String>,
     pub prescription_id: Option<String>,
+    /// Consecutive days without a dose in hand up to the last settled day, since the last
+    /// prescriber review (the dose ledger's clause 3 run).
+    pub days_without_dose: u32,
+    /// "No dose in hand since Fri 27 Nov (3 days)", when there is a run.
+    pub no_dose_since: Option<String>,
+    /// The dose ledger for `date` and the six days before: dose in hand, or none and why.
+    pub ledger: Vec<sotto_domain::DayAccount>,
 }
+
+/// How many days of the ledger the status shows (the day and the six before).
+pub const LEDGER_SHOWN_DAYS: u64 = 7;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DueView {
@@ -89,6 +99,14 @@ pub async fn for_service_user_as_if(
     // The counter's own function: what is due given what was handed over (clause 2, late
     // closures), and E when the run of days without a dose has reached the limit.
     let assessment = records.assess(date, today);
+    let days_without_dose = assessment.run;
+    let no_dose_since = assessment.ledger.no_dose_since(date);
+    let ledger = assessment
+        .ledger
+        .days()
+        .filter(|d| d.date + chrono::Days::new(LEDGER_SHOWN_DAYS) > date)
+        .copied()
+        .collect();
     let plan = assessment.plan;
     let code = assessment.code;
     let next_collection = match &plan {
@@ -130,5 +148,8 @@ pub async fn for_service_user_as_if(
             .collect(),
         last_supply,
         prescription_id: current.map(|p| p.id.clone()),
+        days_without_dose,
+        no_dose_since,
+        ledger,
     })
 }

@@ -41,6 +41,7 @@ with_mail_on_both_backends!(
     two_passes_and_a_restart_between_them_send_one_digest,
     misses_not_yet_mailed_go_to_the_keyworker_of_record_when_mailed,
     a_move_to_another_keyworker_is_checked_and_audited,
+    an_unusable_keyworker_address_holds_back_no_other_alert_and_loses_none,
     the_safety_hold_mail_is_never_held_back_for_a_digest,
     an_upgrade_keeps_misses_the_old_digest_skipped_and_mails_nothing_twice,
 );
@@ -336,6 +337,20 @@ async fn move_to(
     .await
 }
 
+/// Another keyworker, and SU-2000 on their caseload (at the world's pharmacy).
+async fn second_keyworker_with_a_person(app: &TestApp, w: &World) -> (Staff, String) {
+    let k2 = app.staff("keyworker", None).await;
+    let (status, su2) = app
+        .post(
+            &k2.token,
+            "/api/v1/service-users",
+            service_user_body("SU-2000", &w.pharmacy, &k2.id, &w.clinician.id),
+        )
+        .await;
+    assert_eq!(status, 201, "{su2}");
+    (k2, su2["id"].as_str().unwrap().to_string())
+}
+
 /// Mail to `to` whose subject starts with `subject`, in the order received.
 fn mails(smtp: &Smtp, to: &str, subject: &str) -> Vec<Received> {
     smtp.messages()
@@ -560,16 +575,7 @@ async fn an_upgrade_keeps_misses_the_old_digest_skipped_and_mails_nothing_twice(
     smtp: Smtp,
 ) {
     let w = app.world().await; // w.keyworker stays on per-dose alerts
-    let k2 = app.staff("keyworker", None).await;
-    let (status, su2) = app
-        .post(
-            &k2.token,
-            "/api/v1/service-users",
-            service_user_body("SU-2000", &w.pharmacy, &k2.id, &w.clinician.id),
-        )
-        .await;
-    assert_eq!(status, 201, "{su2}");
-    let su2 = su2["id"].as_str().unwrap().to_string();
+    let (k2, su2) = second_keyworker_with_a_person(&app, &w).await;
     let t = today();
     report_miss(&app, &w.pharmacy, &w.service_user, t - days(2)).await; // mailed per dose
     report_miss(&app, &w.pharmacy, &su2, t - days(7)).await; // mailed per dose, k2 still on 'each'
@@ -673,4 +679,51 @@ async fn a_move_to_another_keyworker_is_checked_and_audited(app: TestApp, _smtp:
         200
     );
     assert_eq!(app.snapshot().await, before);
+}
+
+/// An address the relay cannot use (edited in the database behind the API's back) neither
+/// refuses the pharmacy's report nor holds back anyone else's alert; once it is put right, the
+/// misses that waited are mailed.
+async fn an_unusable_keyworker_address_holds_back_no_other_alert_and_loses_none(
+    app: TestApp,
+    smtp: Smtp,
+) {
+    let w = app.world().await;
+    let (k2, su2) = second_keyworker_with_a_person(&app, &w).await;
+    let set_email = |to: &str| {
+        format!(
+            "UPDATE staff SET email = '{to}' WHERE id = '{}'",
+            w.keyworker.id
+        )
+    };
+    app.execute_sql(&set_email("not an address")).await;
+    let t = today();
+    // Per dose: the report is stored all the same; the other keyworker is mailed.
+    report_miss(&app, &w.pharmacy, &w.service_user, t - days(6)).await;
+    report_miss(&app, &w.pharmacy, &su2, t - days(6)).await;
+    expect_mails(&smtp, &k2.email, PER_DOSE, 1).await;
+    assert_eq!(catch_up(&app).await, 0, "still unusable");
+
+    // Digests: the other keyworker's goes; the unusable one is tried again.
+    set_mode(&app, &w.keyworker, "digest").await;
+    set_mode(&app, &k2, "digest").await;
+    report_miss(&app, &w.pharmacy, &w.service_user, t - days(4)).await;
+    report_miss(&app, &w.pharmacy, &su2, t - days(4)).await;
+    let morning = noon(t + days(1));
+    assert_eq!(digest_at(&app, morning).await, 1);
+    expect_mails(&smtp, &k2.email, DIGEST, 1).await;
+
+    app.execute_sql(&set_email(&w.keyworker.email)).await;
+    assert_eq!(
+        digest_at(&app, morning + chrono::Duration::minutes(1)).await,
+        1
+    );
+    let got = text(&expect_mails(&smtp, &w.keyworker.email, DIGEST, 1).await[0]);
+    for d in [t - days(6), t - days(4)] {
+        assert!(
+            got.contains(&format!("- SU-1042, on {}\n", long(d))),
+            "{got}"
+        );
+    }
+    expect_mails(&smtp, &w.keyworker.email, PER_DOSE, 0).await;
 }

@@ -7,6 +7,7 @@
 
 pub mod caseload;
 pub mod html;
+pub mod ledger_view;
 pub mod password;
 pub mod person;
 pub mod pharmacies;

@@ -267,6 +267,8 @@ async fn build(
         id = esc(&su.id),
     ));
 
+    out.push_str(&super::ledger_view::last_days(&s));
+
     // The calendar.
     out.push_str("<h2 id=\"calendar\">Instalment calendar</h2>");
     let shown = current(&prescriptions, today);

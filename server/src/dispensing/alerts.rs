@@ -112,58 +112,91 @@ fn unmailed(r: &AnyRow) -> Result<Unmailed> {
 }
 
 /// Runs in the transaction that stored the miss on `date`: a keyworker in `each` mode is mailed
-/// now. In `digest` mode nothing is queued: the next digest carries it.
+/// now. In `digest` mode nothing is queued: the next digest carries it. A keyworker address the
+/// relay could not use leaves the miss unmailed (the catch-up retries it) rather than refusing the
+/// pharmacy's report.
 pub async fn on_arrival(
     w: &mut WriteTx,
     s: &AlertSettings,
     su_id: &str,
     date: NaiveDate,
 ) -> Result<()> {
-    let rows = sqlx::query(unmailed_sql!(" AND m.service_user_id = $2 AND m.date = $3"))
-        .bind("each")
+    let Some(miss) = unmailed_one(w, "each", su_id, date).await? else {
+        return Ok(());
+    };
+    match mail_one(w, s, &miss).await {
+        Err(Error::Validation(_)) => {
+            tracing::warn!(service_user_id = %su_id, staff_id = %miss.keyworker_id,
+                "keyworker address unusable; missed-dose alert left for the catch-up");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// The miss on `date`, if still unmailed and its keyworker of record is in `mode`.
+async fn unmailed_one(
+    w: &mut WriteTx,
+    mode: &str,
+    su_id: &str,
+    date: NaiveDate,
+) -> Result<Option<Unmailed>> {
+    let row = sqlx::query(unmailed_sql!(" AND m.service_user_id = $2 AND m.date = $3"))
+        .bind(mode)
         .bind(su_id)
         .bind(date_text(date))
-        .fetch_all(&mut *w.tx)
+        .fetch_optional(&mut *w.tx)
         .await?;
-    for r in &rows {
-        mail_one(w, s, &unmailed(r)?).await?;
-    }
-    Ok(())
+    row.as_ref().map(unmailed).transpose()
 }
 
 /// Mails, one by one, every unmailed miss whose keyworker of record is in `each` mode now: those
 /// that waited for a digest when the keyworker switched to `each`, or whose person moved to a
-/// keyworker in `each` mode. Returns how many were mailed.
+/// keyworker in `each` mode. Each in its own transaction, so one that fails (an address the
+/// relay cannot use) holds back no other. Returns how many were mailed.
 pub async fn catch_up_pass(store: &Store, s: &AlertSettings) -> Result<usize> {
-    // A read first, so the usual pass with nothing to do takes no write lock.
-    let any = sqlx::query(unmailed_sql!())
+    // Read without the write lock: the usual pass has nothing to do.
+    let waiting = sqlx::query(unmailed_sql!())
         .bind("each")
-        .fetch_optional(store.pool())
-        .await?;
-    if any.is_none() {
-        return Ok(0);
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(unmailed)
+        .collect::<Result<Vec<_>>>()?;
+    let mut mailed = 0;
+    for miss in &waiting {
+        match catch_up_one(store, s, &miss.su_id, miss.date).await {
+            Ok(true) => mailed += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, service_user_id = %miss.su_id,
+                "missed-dose alert not queued; will retry"),
+        }
     }
+    Ok(mailed)
+}
+
+/// One catch-up mail; false if, seen under the write lock, it was mailed meanwhile or its
+/// keyworker is no longer in `each` mode.
+async fn catch_up_one(
+    store: &Store,
+    s: &AlertSettings,
+    su_id: &str,
+    date: NaiveDate,
+) -> Result<bool> {
     let mut w = store.write().await?;
-    let rows = sqlx::query(unmailed_sql!())
-        .bind("each")
-        .fetch_all(&mut *w.tx)
-        .await?;
-    for r in &rows {
-        let miss = unmailed(r)?;
-        mail_one(&mut w, s, &miss).await?;
-        w.audit(
-            &Actor::system(),
-            "alerts.missed_dose",
-            &format!("service_user:{}", miss.su_id),
-            serde_json::json!({"date": date_text(miss.date), "to": format!("staff:{}", miss.keyworker_id)}),
-        )
-        .await?;
-    }
-    if rows.is_empty() {
-        return Ok(0);
-    }
+    let Some(miss) = unmailed_one(&mut w, "each", su_id, date).await? else {
+        return Ok(false);
+    };
+    mail_one(&mut w, s, &miss).await?;
+    w.audit(
+        &Actor::system(),
+        "alerts.missed_dose",
+        &format!("service_user:{su_id}"),
+        serde_json::json!({"date": date_text(date), "to": format!("staff:{}", miss.keyworker_id)}),
+    )
+    .await?;
     w.commit().await?;
-    Ok(rows.len())
+    Ok(true)
 }
 
 async fn mail_one(w: &mut WriteTx, s: &AlertSettings, miss: &Unmailed) -> Result<()> {
@@ -172,7 +205,9 @@ async fn mail_one(w: &mut WriteTx, s: &AlertSettings, miss: &Unmailed) -> Result
 }
 
 /// Each keyworker in `digest` mode, once a day from `digest_at` (service time): one mail listing
-/// every miss of theirs not mailed before, if there is any. Returns how many digests were queued.
+/// every miss of theirs not mailed before, if there is any. Returns how many digests were queued;
+/// a keyworker's digest that failed is logged and tried again at the next pass (its once-a-day
+/// row rolled back with it).
 pub async fn digest_pass(store: &Store, s: &AlertSettings, now: DateTime<Utc>) -> Result<usize> {
     let local = now.with_timezone(&s.service_timezone);
     if local.time() < s.digest_at {
@@ -187,8 +222,11 @@ pub async fn digest_pass(store: &Store, s: &AlertSettings, now: DateTime<Utc>) -
     let mut sent = 0;
     for k in keyworkers {
         let id: String = k.try_get("id")?;
-        if digest_one(store, s, &id, day, local.date_naive()).await? {
-            sent += 1;
+        // One keyworker's failure (an address the relay cannot use) holds back no other digest.
+        match digest_one(store, s, &id, day, local.date_naive()).await {
+            Ok(true) => sent += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, staff_id = %id, "digest not queued; will retry"),
         }
     }
     Ok(sent)
