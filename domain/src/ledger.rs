@@ -269,7 +269,11 @@ impl Ledger {
         let run = self.current_run(date);
         let last = self.settled_through?.min(date);
         let first = last.checked_sub_days(chrono::Days::new(u64::from(run).checked_sub(1)?))?;
-        let days = if run == 1 { "1 day".to_string() } else { format!("{run} days") };
+        let days = if run == 1 {
+            "1 day".to_string()
+        } else {
+            format!("{run} days")
+        };
         Some(format!(
             "No dose in hand since {} ({days})",
             first.format("%a %-d %b")

@@ -238,7 +238,12 @@ fn the_week_view_says_in_words_since_when_no_dose_was_in_hand() {
         &calendar,
     )];
     let supplies = [supply(d(11, 26), true, &[])];
-    let a = assess(&input(&rx, &supplies, &calendar, d(11, 30)), &[], d(12, 1), d(12, 1));
+    let a = assess(
+        &input(&rx, &supplies, &calendar, d(11, 30)),
+        &[],
+        d(12, 1),
+        d(12, 1),
+    );
     assert_eq!(
         a.ledger.no_dose_since(d(12, 1)).as_deref(),
         Some("No dose in hand since Fri 27 Nov (4 days)")

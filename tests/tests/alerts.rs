@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::json;
 use sotto_protocol::{Report, ReportEvent};
 use sotto_server::dispensing::ingest::{AlertSettings, Outcome, ingest};
@@ -550,6 +550,21 @@ async fn the_safety_hold_mail_is_never_held_back_for_a_digest(app: TestApp, smtp
     let w = app.world().await;
     set_mode(&app, &w.keyworker, "digest").await;
     let t = today();
+    // The person's prescription covers the three days (the pharmacy is shut on Sundays: a
+    // prescription starts on an open day). The dose ledger counts only prescribed days.
+    let start = if (t - days(3)).weekday() == chrono::Weekday::Sun {
+        t - days(4)
+    } else {
+        t - days(3)
+    };
+    let (status, body) = app
+        .post(
+            &w.clinician.token,
+            &format!("/api/v1/service-users/{}/prescriptions", w.service_user),
+            sotto_tests::prescription_body(start, 14, sotto_tests::daily_supervised()),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
     for d in [t - days(3), t - days(2), t - days(1)] {
         report_miss(&app, &w.pharmacy, &w.service_user, d).await;
     }
