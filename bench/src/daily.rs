@@ -1,7 +1,7 @@
 //! (3) Daily work at national scale: 150,000 people over 11,000 pharmacies (`--quick`: a tenth).
 //!
 //! - In memory, with the domain crate alone: build every schedule, then what is due and the code
-//!   for today (`due_given_supplies` + `status_code`); and the end-of-day missed-dose pass
+//!   for today (the dose ledger's `assess`, as server and counter call it); and the end-of-day missed-dose pass
 //!   (`dose_in_hand` + `consecutive_missed_run` against the clause-3 threshold).
 //! - DB-backed, on SQLite and PostgreSQL after seeding the same data with bulk SQL: the server's
 //!   own per-person status path (`sotto_server::status::for_service_user`) timed on a sample and
@@ -155,13 +155,23 @@ fn person(j: usize, p: usize, today: NaiveDate) -> anyhow::Result<Person> {
 fn codes_for_day(world: &[Person], calendars: &[PharmacyCalendar], today: NaiveDate) -> [usize; 6] {
     let mut counts = [0usize; 6];
     for p in world {
-        let schedule = p.prescription.schedule(&calendars[p.pharmacy]);
-        let plan = due_given_supplies(&schedule, &p.prescription.directions(), &p.supplies, today);
-        let supplied_today = p
-            .supplies
-            .iter()
-            .any(|s| s.collect_on == today && !s.withheld);
-        let code = status_code(&plan, &p.holds, supplied_today);
+        // The dose ledger's `assess`, as the server and the counter call it (a month of days
+        // accounted per person); records begin today, so earlier days are not counted here.
+        let calendar = &calendars[p.pharmacy];
+        let prescriptions = [sotto_domain::PrescribedSchedule {
+            schedule: p.prescription.schedule(calendar),
+            directions: p.prescription.directions(),
+        }];
+        let input = sotto_domain::LedgerInput {
+            prescriptions: &prescriptions,
+            supplies: &p.supplies,
+            holds: &[],
+            last_review: None,
+            calendar,
+            settled_through: today.pred_opt(),
+            records_from: Some(today),
+        };
+        let code = sotto_domain::assess(&input, &p.holds, today, today).code;
         counts[code_index(code)] += 1;
     }
     counts
