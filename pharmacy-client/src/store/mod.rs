@@ -61,6 +61,13 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/0002_reports.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            10,
+            Cow::Borrowed("close_early"),
+            MigrationType::Simple,
+            include_str!("../../migrations/0010_close_early.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

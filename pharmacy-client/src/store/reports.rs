@@ -155,8 +155,16 @@ impl Store {
 
     /// Closes `date`: for each person whose prescription covers it and who had no dose in hand,
     /// a missed dose is recorded and reported; then the day itself is reported closed. A day
-    /// closed before is left alone (nothing is reported twice).
-    pub async fn close_day(&self, date: NaiveDate, at: DateTime<Utc>) -> Result<DayClose, Error> {
+    /// closed before is left alone (nothing is reported twice). `by` and `early` are the local
+    /// audit of who closed it (and whether today was closed before its closing time); `early`
+    /// travels in the report too.
+    pub async fn close_day(
+        &self,
+        date: NaiveDate,
+        at: DateTime<Utc>,
+        by: &str,
+        early: bool,
+    ) -> Result<DayClose, Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some((closed_at, missed)) = closed_day(&mut tx, date).await? {
             return Ok(DayClose {
@@ -203,13 +211,18 @@ impl Store {
             missed += 1;
             review_if_needed(&mut tx, id, date, limit).await?;
         }
-        insert_report(&mut tx, ReportEvent::DayClosed { date, at }, at).await?;
-        sqlx::query("INSERT INTO closed_days (date, closed_at, missed) VALUES (?, ?, ?)")
-            .bind(date.to_string())
-            .bind(time_text(at))
-            .bind(missed)
-            .execute(&mut *tx)
-            .await?;
+        insert_report(&mut tx, ReportEvent::DayClosed { date, at, early }, at).await?;
+        sqlx::query(
+            "INSERT INTO closed_days (date, closed_at, missed, closed_by, early) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(date.to_string())
+        .bind(time_text(at))
+        .bind(missed)
+        .bind(by)
+        .bind(early)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(DayClose {
             missed,
