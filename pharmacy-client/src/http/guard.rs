@@ -157,34 +157,12 @@ fn cross_site(headers: &HeaderMap, host: &str) -> bool {
     }
 }
 
-/// The content security policy: our own resources only (the stylesheet is inline, allowed by
-/// its hash), no scripts at all, forms only to ourselves, never in a frame.
-fn content_security_policy() -> &'static str {
-    static CSP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "default-src 'self'; script-src 'none'; style-src 'self' '{}'; form-action 'self'; \
-             base-uri 'none'; frame-ancestors 'none'",
-            super::html::style_hash()
-        )
-    });
-    &CSP
-}
-
 fn security_headers(headers: &mut HeaderMap) {
-    let set = |headers: &mut HeaderMap, name, value: &str| {
+    for (name, value) in super::html::SECURITY_HEADERS.iter() {
         if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
+            headers.insert(*name, value);
         }
-    };
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        content_security_policy(),
-    );
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
-    set(headers, header::CACHE_CONTROL, "no-store");
-    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    }
 }
 
 /// For the JSON API's POSTs: `Content-Type: application/json` (415 otherwise) and the API

@@ -30,17 +30,9 @@ pub(crate) fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-/// The stylesheet's hash as the content security policy names it (`sha256-…`): the page's
-/// only inline content, allowed by exactly this value and nothing else.
-pub(crate) fn style_hash() -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(STYLE.as_bytes());
-    format!(
-        "sha256-{}",
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    )
-}
+/// The headers every answer carries (`sotto_protocol::web`), for this page's stylesheet.
+pub(crate) static SECURITY_HEADERS: std::sync::LazyLock<[(&str, String); 5]> =
+    std::sync::LazyLock::new(|| sotto_protocol::web::security_headers(STYLE));
 
 /// One neutral colour for every code: the letter must not tell onlookers anything.
 const STYLE: &str = "\

@@ -26,7 +26,7 @@ pub async fn after_missed_dose(
     let su = db::service_users::get(&mut *w.tx, su_id)
         .await?
         .ok_or(Error::NotFound("service user"))?;
-    let link = format!("{}/service-users/{}", settings.public_url, su.id);
+    let link = crate::email::person_link(&settings.public_url, &su.id);
     let keyworker = contact(w, &su.keyworker_id).await?;
     if let Some((email, mode)) = &keyworker
         && mode == "each"
