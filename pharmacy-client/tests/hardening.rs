@@ -229,11 +229,16 @@ async fn the_json_api_needs_json_and_the_token_and_grants_no_cors() {
 async fn a_post_the_browser_marks_cross_site_is_refused_even_with_the_tokens() {
     let (client, mut server, _dir) = monday().await;
     let form_token = client.form_token().await;
-    let cross: [&[(&str, &str)]; 4] = [
+    let cross: [&[(&str, &str)]; 5] = [
         &[("sec-fetch-site", "cross-site")],
         &[("sec-fetch-site", "same-site")],
         &[("origin", "http://evil.example")],
-        &[("origin", "null")],
+        &[("sec-fetch-site", "cross-site"), ("origin", "null")],
+        // A browser's word beats an Origin that looks like ours.
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://127.0.0.1"),
+        ],
     ];
     for headers in cross {
         let mut map = HeaderMap::new();

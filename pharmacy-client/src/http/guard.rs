@@ -138,17 +138,18 @@ pub(crate) async fn check_request(
     response
 }
 
-/// Whether the browser says this request comes from another site or origin. A local program
-/// (curl, the service's tools) sends neither header.
+/// Whether the browser says this request comes from another site or origin. `Sec-Fetch-Site`
+/// (set by the browser, never by a page) decides when present. Without it (older browsers) a
+/// foreign `Origin` is refused; `Origin: null` is left to the tokens, because browsers send it
+/// for the counter's own forms too under `Referrer-Policy: no-referrer`. A local program (curl,
+/// the service's tools) sends neither header.
 fn cross_site(headers: &HeaderMap, host: &str) -> bool {
     let value = |name| headers.get(name).map(|v| v.to_str().unwrap_or("?"));
-    if let Some(site) = value("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return true;
+    if let Some(site) = value("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
     }
     match value(header::ORIGIN.as_str()) {
-        None => false,
+        None | Some("null") => false,
         Some(origin) => {
             let host = host.to_ascii_lowercase();
             let origin = origin.to_ascii_lowercase();
@@ -254,7 +255,21 @@ mod tests {
             &headers(&[("origin", "http://evil.example")]),
             host
         ));
-        assert!(cross_site(&headers(&[("origin", "null")]), host));
+        assert!(cross_site(
+            &headers(&[("sec-fetch-site", "cross-site"), ("origin", "null")]),
+            host
+        ));
+        assert!(
+            !cross_site(
+                &headers(&[("sec-fetch-site", "same-origin"), ("origin", "null")]),
+                host
+            ),
+            "the counter's own form under no-referrer"
+        );
+        assert!(
+            !cross_site(&headers(&[("origin", "null")]), host),
+            "left to the tokens"
+        );
         assert!(cross_site(
             &headers(&[("origin", "http://127.0.0.1:9999")]),
             host
