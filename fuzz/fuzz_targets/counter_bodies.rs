@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sotto_pharmacy::decode::{ApiError, SupplyForm, close_day_date, supply_request};
+use sotto_pharmacy::decode::{ApiError, SupplyForm, close_day_request, supply_request};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
@@ -20,8 +20,9 @@ fuzz_target!(|data: &[u8]| {
             Ok(request) => assert!(!request.reference.trim().is_empty()),
             Err(e) => refused_plainly(e),
         },
-        1 => match close_day_date(body) {
-            Ok(date) => {
+        1 => match close_day_request(body) {
+            Ok(request) => {
+                let date = request.date;
                 let printed = date.format("%Y-%m-%d").to_string();
                 let again = chrono::NaiveDate::parse_from_str(&printed, "%Y-%m-%d");
                 assert_eq!(again, Ok(date), "{printed}");

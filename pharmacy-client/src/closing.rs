@@ -1,7 +1,9 @@
 //! Closing the day: every person whose prescription covers the day and who had no dose in hand
 //! is reported as missed, then the day itself is reported closed (API.md, `POST
 //! /api/close-day`). Runs by itself at the pharmacy's closing time and, at start-up, for every
-//! day since enrolment the client was down for; on request for any past day.
+//! day since enrolment the client was down for; on request for any past day, and for today
+//! before its closing time only when the pharmacist says so ("close early"): closing today
+//! reports everyone not yet supplied as missed and refuses any later supply. Never a future day.
 //!
 //! Closing is serialised (one at a time) and each day is closed once: the store remembers it.
 
@@ -42,8 +44,41 @@ pub(crate) enum Closed {
 pub(crate) enum CloseRefused {
     /// The day hasn't come yet (`today` is the pharmacy's date).
     Future { today: NaiveDate },
+    /// Today, before its closing time (`None`: the closing time is not `HH:MM`), without the
+    /// pharmacist's explicit "close early".
+    BeforeClosingTime { closes_at: Option<NaiveTime> },
     /// No snapshot yet: we don't know who is due what.
     NoData,
+}
+
+/// Who asks for a day to be closed: kept in the local record of the close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClosedBy {
+    /// At closing time, or catching up after the client was down.
+    Automatic,
+    /// The counter page's "close the day" form.
+    Page,
+    /// `POST /api/close-day`.
+    Api,
+}
+
+impl ClosedBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            ClosedBy::Automatic => "automatic",
+            ClosedBy::Page => "counter_page",
+            ClosedBy::Api => "api",
+        }
+    }
+}
+
+/// A request to close a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CloseRequest {
+    pub date: NaiveDate,
+    pub by: ClosedBy,
+    /// The pharmacist confirmed closing today before its closing time.
+    pub early: bool,
 }
 
 impl Closer {
@@ -56,11 +91,13 @@ impl Closer {
         }
     }
 
-    /// Closes `date` (any day up to today; days before enrolment too, on request).
+    /// Closes `request.date`: any past day (days before enrolment too, on request); today from
+    /// its closing time, or before it only with `early`; never a future day.
     pub(crate) async fn close(
         &self,
-        date: NaiveDate,
+        request: CloseRequest,
     ) -> Result<Result<Closed, CloseRefused>, Error> {
+        let date = request.date;
         let _one_at_a_time = self.lock.lock().await;
         let meta = self.store.meta().await?;
         let Some(pharmacy) = meta.pharmacy else {
@@ -68,18 +105,32 @@ impl Closer {
         };
         // Stored to the millisecond: answer with exactly what was stored.
         let now = self.clock.now().trunc_subsecs(3);
-        let today = now
+        let local = now
             .with_timezone(&counter::zone(Some(&pharmacy)))
-            .date_naive();
+            .naive_local();
+        let today = local.date();
         if date > today {
             return Ok(Err(CloseRefused::Future { today }));
         }
         if !counter::calendar(&pharmacy).is_open(date) {
             return Ok(Ok(Closed::PharmacyClosed));
         }
-        let closed = self.store.close_day(date, now).await?;
+        let closes_at = parse_closing_time(&pharmacy.closing_time);
+        let early = date == today && closes_at.is_none_or(|t| local.time() < t);
+        // A day closed before answers as such (nothing is reported twice), early or not.
+        if early && !request.early && !self.store.closed_days().await?.contains(&date) {
+            return Ok(Err(CloseRefused::BeforeClosingTime { closes_at }));
+        }
+        let closed = self
+            .store
+            .close_day(date, now, request.by.as_str(), early)
+            .await?;
         if !closed.already_closed {
-            tracing::info!(%date, missed = closed.missed, "day closed");
+            if early {
+                tracing::warn!(%date, by = request.by.as_str(), missed = closed.missed, "day closed early");
+            } else {
+                tracing::info!(%date, by = request.by.as_str(), missed = closed.missed, "day closed");
+            }
             self.link.reports_queued();
         }
         Ok(Ok(Closed::Day(closed)))
@@ -108,7 +159,12 @@ impl Closer {
         let calendar = counter::calendar(&pharmacy);
         for date in due_days(enrolled_on, now, closing_time, &closed, &calendar) {
             // A refusal here means the data changed under us (e.g. a new zone): next tick.
-            if let Err(refused) = self.close(date).await? {
+            let request = CloseRequest {
+                date,
+                by: ClosedBy::Automatic,
+                early: false,
+            };
+            if let Err(refused) = self.close(request).await? {
                 tracing::warn!(%date, ?refused, "could not close a day");
             }
         }
@@ -130,7 +186,7 @@ pub(crate) async fn run(closer: Arc<Closer>, every: Duration, shutdown: Cancella
 }
 
 /// `HH:MM` → a time of day.
-fn parse_closing_time(text: &str) -> Option<NaiveTime> {
+pub(crate) fn parse_closing_time(text: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
 }
 

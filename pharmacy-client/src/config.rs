@@ -30,6 +30,12 @@ pub struct Config {
     /// The server's public key, pinned at enrolment (`SOTTO_SERVER_KEY`): only messages signed
     /// with it are accepted, so no other broker user can lift a hold or change a dose.
     pub server_key: sotto_protocol::PublicKey,
+    /// The JSON API's token (`SOTTO_COUNTER_API_TOKEN`). Secret. `None`: the one in
+    /// `data_dir/api-token`, made on first start.
+    pub api_token: Option<String>,
+    /// Host names the counter answers to beside IP addresses and `localhost`
+    /// (`SOTTO_COUNTER_HOSTS`, comma-separated, e.g. `counter.pharmacy.local`).
+    pub counter_hosts: Vec<String>,
 }
 
 /// A missing or unusable setting, naming the environment variable so a person can fix it.
@@ -54,6 +60,8 @@ impl fmt::Debug for Config {
             .field("stale_after", &self.stale_after)
             .field("keep_alive", &self.keep_alive)
             .field("server_key", &self.server_key)
+            .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
+            .field("counter_hosts", &self.counter_hosts)
             .finish()
     }
 }
@@ -118,7 +126,29 @@ impl Config {
                     var: "SOTTO_SERVER_KEY",
                     message,
                 })?;
+        let api_token = get("SOTTO_COUNTER_API_TOKEN").map(|t| t.trim().to_string());
+        if let Some(token) = &api_token
+            && token.len() < 16
+        {
+            return Err(ConfigError::Invalid {
+                var: "SOTTO_COUNTER_API_TOKEN",
+                message:
+                    "must be at least 16 characters (or unset: one is made in the data folder)"
+                        .into(),
+            });
+        }
+        let counter_hosts = get("SOTTO_COUNTER_HOSTS")
+            .map(|hosts| {
+                hosts
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Config {
+            api_token,
+            counter_hosts,
             server_key,
             pharmacy_id,
             mqtt_url,
@@ -238,6 +268,26 @@ mod tests {
         assert_eq!(config.stale_after, Duration::from_secs(900));
         assert_eq!(config.keep_alive, Duration::from_secs(30));
         assert!(!format!("{config:?}").contains("secret-pw"));
+        assert_eq!(config.api_token, None);
+        assert!(config.counter_hosts.is_empty());
+    }
+
+    #[test]
+    fn the_api_token_is_secret_and_host_names_are_a_list() {
+        let mut pairs = IDENTITY.to_vec();
+        pairs.push(("SOTTO_COUNTER_API_TOKEN", "a-local-secret-of-some-length"));
+        pairs.push(("SOTTO_COUNTER_HOSTS", " Counter.Pharmacy.local, till2 ,"));
+        let config = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(
+            config.api_token.as_deref(),
+            Some("a-local-secret-of-some-length")
+        );
+        assert!(!format!("{config:?}").contains("a-local-secret"));
+        assert_eq!(config.counter_hosts, ["counter.pharmacy.local", "till2"]);
+        let mut pairs = IDENTITY.to_vec();
+        pairs.push(("SOTTO_COUNTER_API_TOKEN", "short"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("SOTTO_COUNTER_API_TOKEN"), "{err}");
     }
 
     #[test]

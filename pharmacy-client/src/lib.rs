@@ -28,7 +28,9 @@ mod sync;
 /// fuzz targets in `fuzz/`, which feed them arbitrary bytes.
 #[doc(hidden)]
 pub mod decode {
-    pub use crate::http::{ApiError, SupplyForm, SupplyRequest, close_day_date, supply_request};
+    pub use crate::http::{
+        ApiError, CloseDayRequest, SupplyForm, SupplyRequest, close_day_request, supply_request,
+    };
 }
 
 use std::net::SocketAddr;
@@ -57,6 +59,8 @@ pub struct PharmacyClient {
     http_addr: SocketAddr,
     clock: Arc<dyn Clock>,
     close_check_every: Duration,
+    /// What the JSON API asks for (`Authorization: Bearer`).
+    api_token: String,
 }
 
 impl PharmacyClient {
@@ -81,6 +85,13 @@ impl PharmacyClient {
                     config.data_dir.display()
                 )
             })?;
+        let api_token = http::guard::api_token(config.api_token.as_deref(), &config.data_dir)
+            .with_context(|| {
+                format!(
+                    "Failed to read or make the API token file in {}",
+                    config.data_dir.display()
+                )
+            })?;
         let listener = TcpListener::bind(config.http_addr).await.with_context(|| {
             format!("Failed to listen on {} (SOTTO_HTTP_ADDR)", config.http_addr)
         })?;
@@ -95,6 +106,7 @@ impl PharmacyClient {
             http_addr,
             clock: Arc::new(SystemClock),
             close_check_every: CLOSE_CHECK_EVERY,
+            api_token,
         })
     }
 
@@ -108,6 +120,12 @@ impl PharmacyClient {
     pub fn with_close_check_every(mut self, every: Duration) -> PharmacyClient {
         self.close_check_every = every;
         self
+    }
+
+    /// The token local programs send to the JSON API (`Authorization: Bearer …`): the
+    /// configured one, or the one kept in `data_dir/api-token`.
+    pub fn api_token(&self) -> &str {
+        &self.api_token
     }
 
     /// Where the counter page is served (the real port when 0 was asked for).
@@ -148,6 +166,10 @@ impl PharmacyClient {
             stale_after: self.config.stale_after,
             clock: self.clock.clone(),
             closer,
+            guard: Arc::new(http::guard::Guard::new(
+                self.api_token.clone(),
+                self.config.counter_hosts.clone(),
+            )),
         });
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(stop.clone().cancelled_owned())

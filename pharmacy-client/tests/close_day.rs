@@ -47,6 +47,16 @@ async fn close(client: &TestClient, date: NaiveDate) -> (u16, Value) {
         .await
 }
 
+/// Closes today before its closing time, as the pharmacist confirmed.
+async fn close_early(client: &TestClient, date: NaiveDate) -> (u16, Value) {
+    client
+        .post(
+            "/api/close-day",
+            json!({"date": date.to_string(), "early": true}),
+        )
+        .await
+}
+
 /// Reports as short strings, e.g. `missed d 2026-11-10`, `closed 2026-11-10`.
 fn describe(reports: &[Report]) -> Vec<String> {
     reports
@@ -91,7 +101,7 @@ async fn closing_reports_exactly_the_days_with_no_dose_in_hand_once() {
             .await;
         assert_eq!(status, 201, "{body}");
     }
-    let (status, body) = close(&client, nov(9)).await;
+    let (status, body) = close_early(&client, nov(9)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (body["missed"].clone(), body["already_closed"].clone()),
@@ -116,7 +126,7 @@ async fn closing_reports_exactly_the_days_with_no_dose_in_hand_once() {
         )
         .await;
     assert_eq!((status, body["code"].clone()), (201, json!("A")), "{body}");
-    let (status, first_close) = close(&client, nov(10)).await;
+    let (status, first_close) = close_early(&client, nov(10)).await;
     assert_eq!(status, 200, "{first_close}");
     assert_eq!(first_close["missed"], 2);
     assert_eq!(

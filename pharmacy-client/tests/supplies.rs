@@ -298,11 +298,12 @@ async fn the_counter_page_records_a_supply_with_a_plain_form_and_redirects_back(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let token = form_token_in(&html).expect("the supply forms carry the page's token");
     let post = |form: &'static str| {
         no_redirects
             .post(format!("http://{}/supply", client.addr))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
+            .body(format!("csrf={token}&{form}"))
             .send()
     };
 

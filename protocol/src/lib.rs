@@ -13,6 +13,10 @@
 //! the current `seq`, so a lost *last* delta is noticed too. Nothing relies on the broker keeping
 //! messages: the server's database is the record.
 //!
+//! ## The web front ends
+//! [`web`] holds what the staff console and the counter page both send browsers with every
+//! answer (security headers), so the two stay alike.
+//!
 //! ## Privacy
 //! A message carries only what the counter needs: who the person is (to find them at the
 //! counter), their schedule and which kinds of hold are active. Never a hold reason, a clinical
@@ -21,6 +25,7 @@
 mod message;
 mod signing;
 mod topics;
+pub mod web;
 
 pub use message::*;
 pub use signing::{PublicKey, ServerKey, open};

@@ -134,6 +134,10 @@ pub enum ClientBody {
         last_seq: Option<u64>,
         reason: ResyncReason,
     },
+    /// "Heard you": the answer to [`ServerBody::Heartbeat`] with its `seq`, so the server
+    /// knows the counter is really there even on a quiet day (the console's warning that a
+    /// pharmacy has not been heard from is true only if a connected counter always answers).
+    HeartbeatAck { seq: u64 },
     /// What happened at the counter. Sent in batches; each report is retried until the server
     /// acknowledges it with [`ServerBody::ReportAck`], and its `report_id` makes retries harmless.
     Reports { reports: Vec<Report> },
@@ -178,7 +182,18 @@ pub enum ReportEvent {
         why: Option<MissedReason>,
     },
     /// The pharmacy closed `date`; its missed doses were reported before this.
-    DayClosed { date: NaiveDate, at: DateTime<Utc> },
+    DayClosed {
+        date: NaiveDate,
+        at: DateTime<Utc>,
+        /// Today was closed before its closing time, on the pharmacist's explicit word. Left out
+        /// when false, so older servers and clients read the message as before.
+        #[serde(default, skip_serializing_if = "is_false")]
+        early: bool,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Why a day had no dose in hand (the dose ledger's reason), as a code.
@@ -316,6 +331,41 @@ mod tests {
             },
         );
         assert_eq!(decode::<ClientMessage>(&encode(&c)).unwrap(), c);
+        let ack = ClientMessage::new("p1", ClientBody::HeartbeatAck { seq: 7 });
+        let json = String::from_utf8(encode(&ack)).unwrap();
+        assert!(json.contains(r#""type":"heartbeat_ack","seq":7"#), "{json}");
+        assert_eq!(decode::<ClientMessage>(json.as_bytes()).unwrap(), ack);
+        let no_seq =
+            br#"{"v":1,"pharmacy_id":"p","sent_at":"2026-11-23T10:00:00Z","type":"heartbeat_ack"}"#;
+        assert!(matches!(
+            decode::<ClientMessage>(no_seq),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_day_closed_early_says_so_and_an_ordinary_one_reads_as_before() {
+        let at: DateTime<Utc> = "2026-11-23T14:00:00Z".parse().unwrap();
+        let date = at.date_naive();
+        let ordinary = ReportEvent::DayClosed {
+            date,
+            at,
+            early: false,
+        };
+        let json = serde_json::to_string(&ordinary).unwrap();
+        assert!(!json.contains("early"), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ReportEvent>(&json).unwrap(),
+            ordinary
+        );
+        let early = ReportEvent::DayClosed {
+            date,
+            at,
+            early: true,
+        };
+        let json = serde_json::to_string(&early).unwrap();
+        assert!(json.contains(r#""early":true"#), "{json}");
+        assert_eq!(serde_json::from_str::<ReportEvent>(&json).unwrap(), early);
     }
 
     #[test]

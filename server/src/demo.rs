@@ -70,6 +70,8 @@ async fn start_counter(
             .server_key
             .parse()
             .map_err(|e| anyhow::anyhow!("server key: {e}"))?,
+        api_token: None,
+        counter_hosts: Vec::new(),
     })
     .await
     .context("Failed to start the demo counter (set SOTTO_COUNTER_ADDR if 8081 is taken)")?;

@@ -62,6 +62,28 @@ impl Browser {
         }
     }
 
+    /// The text of the page's body, as a person reads it.
+    pub async fn body_text(&self) -> String {
+        self.client
+            .find(fantoccini::Locator::Css("body"))
+            .await
+            .expect("a page with a body")
+            .text()
+            .await
+            .expect("its text")
+    }
+
+    /// Clicks the first element matching `css`.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{css} cannot be clicked: {e}"));
+    }
+
     /// Closes the session (Chromium exits) and stops chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -64,6 +64,8 @@ pub struct Counter {
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
     http: reqwest::Client,
+    /// What the counter's JSON API asks local programs for (`Authorization: Bearer`).
+    pub api_token: String,
 }
 
 impl Counter {
@@ -139,6 +141,8 @@ impl Counter {
                 .server_key
                 .parse()
                 .expect("enrolment gives a valid server key"),
+            api_token: None,
+            counter_hosts: Vec::new(),
         };
         adjust(&mut config);
         let mut c = Counter {
@@ -149,6 +153,7 @@ impl Counter {
             task: None,
             _dir: Some(dir),
             http: reqwest::Client::new(),
+            api_token: String::new(),
         };
         c.run().await;
         c
@@ -168,6 +173,7 @@ impl Counter {
                 .with_close_check_every(Duration::from_millis(50));
         }
         self.addr = client.http_addr();
+        self.api_token = client.api_token().to_string();
         // Keep the port across restarts, like a counter PC's bookmark.
         self.config.http_addr = self.addr;
         self.shutdown = CancellationToken::new();
@@ -191,6 +197,21 @@ impl Counter {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs `body` as JSON to the counter's API with its token, as a local program would
+    /// (status code, body).
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.api_token)
+            .json(body)
+            .send()
+            .await
+            .expect("client answers");
+        let code = res.status().as_u16();
+        (code, res.json().await.unwrap_or(Value::Null))
     }
 
     /// `GET /api/status?reference=…` (status code, body).

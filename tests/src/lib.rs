@@ -10,6 +10,7 @@ pub mod agreement;
 pub mod browser;
 pub mod console;
 pub mod counter;
+pub mod hostile;
 pub mod mosquitto;
 pub mod pg_cluster;
 pub mod process;

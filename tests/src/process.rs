@@ -147,6 +147,8 @@ impl ServerProcess {
 pub struct PharmacyProcess {
     process: Process,
     pub http_port: u16,
+    /// The counter API's token (given as `SOTTO_COUNTER_API_TOKEN`).
+    pub api_token: String,
     data: tempfile::TempDir,
 }
 
@@ -156,7 +158,9 @@ impl PharmacyProcess {
     pub async fn start(pharmacy: &crate::counter::Enrolled, broker_port: u16) -> PharmacyProcess {
         let data = tempfile::tempdir().expect("temp dir");
         let http_port = free_port();
+        let api_token = format!("counter-api-token-for-a-test-{http_port}");
         let env = vec![
+            ("SOTTO_COUNTER_API_TOKEN".into(), api_token.clone()),
             ("SOTTO_PHARMACY_ID".into(), pharmacy.id.clone()),
             (
                 "SOTTO_MQTT_URL".into(),
@@ -172,6 +176,7 @@ impl PharmacyProcess {
         PharmacyProcess {
             process: Process::start("sotto-pharmacy", env, http_port).await,
             http_port,
+            api_token,
             data,
         }
     }

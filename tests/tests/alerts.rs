@@ -233,6 +233,7 @@ async fn a_pharmacy_that_has_not_closed_its_day_is_reported_once(app: TestApp, s
         event: ReportEvent::DayClosed {
             date: today + chrono::Duration::days(1),
             at: Utc::now(),
+            early: false,
         },
     };
     ingest(&store, &settings().alerts, &w.other_pharmacy, &report)

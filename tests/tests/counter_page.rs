@@ -33,13 +33,7 @@ async fn a_pharmacist_finds_a_person_sees_a_neutral_code_and_the_stale_marker() 
         .await
         .unwrap();
     assert_eq!(code.text().await.unwrap(), "D");
-    let body = c
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = browser.body_text().await;
     let lower = body.to_lowercase();
     for word in ["hold", "reason", "ring us", "review", "missed", "refused"] {
         assert!(

@@ -68,8 +68,10 @@ async fn the_client_killed_mid_supply_burst_stores_each_supply_once(
     .await;
     let http = reqwest::Client::new();
     let supplies_url = client.url("/api/supplies"); // the same port after a restart
+    let api_token = client.api_token.clone();
     let supply = |reference: &str| {
         http.post(&supplies_url)
+            .bearer_auth(&api_token)
             .json(&json!({"reference": reference, "date": today.to_string(),
                           "supervised_taken": true, "take_home_doses": 0}))
             .send()

@@ -57,14 +57,7 @@ fn morning(day: NaiveDate) -> chrono::DateTime<Utc> {
 }
 
 async fn post_json(counter: &Counter, path: &str, body: Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(counter.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    counter.post(path, &body).await
 }
 
 /// A new person at the world's pharmacy with `collections` from `start` for `days` days.

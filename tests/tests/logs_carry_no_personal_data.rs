@@ -71,6 +71,7 @@ async fn a_full_scenario_logs_no_names_dates_of_birth_or_reasons() {
     let today = chrono::Utc::now().date_naive();
     let res = http
         .post(counter.url("/api/supplies"))
+        .bearer_auth(&counter.api_token)
         .json(&json!({"reference": REFERENCE, "date": today.to_string(),
                       "supervised_taken": true, "take_home_doses": 0}))
         .send()

@@ -52,7 +52,7 @@ on_both_backends!(
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-const LINK: &str = "https://sotto.test/service-users/4b1c2d3e-aaaa-bbbb-cccc-0123456789ab";
+const LINK: &str = "https://sotto.test/console/people/4b1c2d3e-aaaa-bbbb-cccc-0123456789ab";
 /// What the service knows about the person; none of it may reach the wire.
 const FORBIDDEN: [&str; 6] = [
     "Quixote",

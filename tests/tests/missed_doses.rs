@@ -142,14 +142,7 @@ async fn reconnect(w: &mut PushWorld) {
 }
 
 async fn post_json(counter: &Counter, path: &str, body: Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(counter.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    counter.post(path, &body).await
 }
 
 async fn three_days_closed_without_a_supply_bring_e_that_only_a_clinician_lifts(

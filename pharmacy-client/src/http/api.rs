@@ -15,7 +15,7 @@ use sotto_domain::FieldError;
 use super::AppState;
 use super::error::ApiError;
 use super::supply::{self, Recorded, SupplyRequest};
-use crate::closing::{CloseRefused, Closed};
+use crate::closing::{CloseRefused, CloseRequest, Closed, ClosedBy};
 use crate::counter::DueView;
 use crate::store::Search;
 
@@ -97,50 +97,113 @@ pub(crate) struct CloseDayResponse {
     closed_at: Option<DateTime<Utc>>,
 }
 
-/// `POST /api/close-day` `{date}` → 200 `{date, missed, ...}`.
+/// `POST /api/close-day` `{date, early?}` → 200 `{date, missed, ...}`.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn close_day(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<CloseDayResponse>, ApiError> {
-    let date = close_day_date(&body)?;
-    let response = |missed, already_closed, pharmacy_closed, closed_at| CloseDayResponse {
-        date,
-        missed,
-        already_closed,
-        pharmacy_closed,
-        closed_at,
-    };
-    match state.closer.close(date).await? {
-        Ok(Closed::Day(close)) => Ok(Json(response(
-            close.missed,
-            close.already_closed,
-            false,
-            Some(close.closed_at),
-        ))),
-        Ok(Closed::PharmacyClosed) => Ok(Json(response(0, false, true, None))),
-        Err(CloseRefused::Future { today }) => Err(ApiError::Invalid(vec![FieldError::new(
-            "date",
-            format!("{date} has not ended yet: today is {today}"),
-        )])),
-        Err(CloseRefused::NoData) => Err(ApiError::Conflict(
-            "this pharmacy has not received its data from the service yet".into(),
-        )),
+    let request = close_day_request(&body)?;
+    let closed = state
+        .closer
+        .close(CloseRequest {
+            date: request.date,
+            by: ClosedBy::Api,
+            early: request.early,
+        })
+        .await?
+        .map_err(|refused| close_refusal(request.date, refused))?;
+    Ok(Json(close_day_response(request.date, closed)))
+}
+
+/// The answer to a day closed (or found closed before).
+pub(crate) fn close_day_response(date: NaiveDate, closed: Closed) -> CloseDayResponse {
+    match closed {
+        Closed::Day(close) => CloseDayResponse {
+            date,
+            missed: close.missed,
+            already_closed: close.already_closed,
+            pharmacy_closed: false,
+            closed_at: Some(close.closed_at),
+        },
+        Closed::PharmacyClosed => CloseDayResponse {
+            date,
+            missed: 0,
+            already_closed: false,
+            pharmacy_closed: true,
+            closed_at: None,
+        },
     }
 }
 
-/// Reads a `POST /api/close-day` body: `{date}`.
-pub fn close_day_date(body: &[u8]) -> Result<NaiveDate, ApiError> {
-    let body: Value = serde_json::from_slice(body).map_err(|e| ApiError::NotJson(e.to_string()))?;
-    body.get("date")
-        .and_then(Value::as_str)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .ok_or_else(|| {
+/// Why `date` was not closed, saying what to do.
+pub(crate) fn close_refusal(date: NaiveDate, refused: CloseRefused) -> ApiError {
+    match refused {
+        CloseRefused::Future { today } => ApiError::Invalid(vec![FieldError::new(
+            "date",
+            format!("{date} has not come yet: today is {today}; a day is closed once it has ended"),
+        )]),
+        CloseRefused::BeforeClosingTime { closes_at } => {
+            let when = closes_at.map_or_else(
+                || "its closing time".to_string(),
+                |t| t.format("%H:%M").to_string(),
+            );
             ApiError::Invalid(vec![FieldError::new(
-                "date",
-                "is required, as a date like 2026-11-23",
+                "early",
+                format!(
+                    "today closes by itself at {when}; closing it now reports everyone not yet \
+                     supplied today as missed and refuses later supplies: send \"early\": true \
+                     to close it early"
+                ),
             )])
-        })
+        }
+        CloseRefused::NoData => ApiError::Conflict(
+            "this pharmacy has not received its data from the service yet".into(),
+        ),
+    }
+}
+
+/// A `POST /api/close-day` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseDayRequest {
+    pub date: NaiveDate,
+    /// Close today before its closing time.
+    pub early: bool,
+}
+
+/// Reads a `POST /api/close-day` body: `{date, early?}`; any other field is an error.
+pub fn close_day_request(body: &[u8]) -> Result<CloseDayRequest, ApiError> {
+    let body: Value = serde_json::from_slice(body).map_err(|e| ApiError::NotJson(e.to_string()))?;
+    let Some(object) = body.as_object() else {
+        return Err(ApiError::NotJson("expected an object".into()));
+    };
+    let mut errors: Vec<FieldError> = object
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "date" | "early"))
+        .map(|k| FieldError::new(k, "is not a field of this request (date, early)"))
+        .collect();
+    let date = object
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    if date.is_none() {
+        errors.push(FieldError::new(
+            "date",
+            "is required, as a date like 2026-11-23",
+        ));
+    }
+    let early = match object.get("early") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(FieldError::new("early", "must be true or false"));
+            false
+        }
+    };
+    match date {
+        Some(date) if errors.is_empty() => Ok(CloseDayRequest { date, early }),
+        _ => Err(ApiError::Invalid(errors)),
+    }
 }
 
 /// `GET /healthz`: link and sync state, for monitoring.

@@ -26,6 +26,28 @@ pub enum ApiError {
     NotFound,
     #[error("more than one person has that reference; search by name and date of birth")]
     Ambiguous,
+    /// The `Host` header names neither this counter nor a configured name (DNS rebinding).
+    #[error(
+        "this counter answers only to its own address (e.g. http://127.0.0.1:8081) or a name \
+         listed in SOTTO_COUNTER_HOSTS"
+    )]
+    WrongHost,
+    /// A browser marked the request as coming from another site.
+    #[error(
+        "refused: this request came from another web page; record supplies on the counter \
+         page itself"
+    )]
+    CrossSite,
+    #[error("send the body as JSON, with Content-Type: application/json")]
+    NotJsonContentType,
+    #[error(
+        "send the counter's API token as Authorization: Bearer <token> (SOTTO_COUNTER_API_TOKEN, \
+         or the api-token file in the data folder)"
+    )]
+    Unauthorized,
+    /// The posted form did not carry the page's token: an old page, or another site's form.
+    #[error("the page was out of date: find the person again and record it once more")]
+    StalePage,
     #[error(transparent)]
     Internal(#[from] Error),
 }
@@ -39,6 +61,12 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "Not possible now"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
             ApiError::Ambiguous => (StatusCode::CONFLICT, "Ambiguous reference"),
+            ApiError::WrongHost => (StatusCode::MISDIRECTED_REQUEST, "Not this counter"),
+            ApiError::CrossSite | ApiError::StalePage => {
+                (StatusCode::FORBIDDEN, "Not from the counter page")
+            }
+            ApiError::NotJsonContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Not JSON"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "API token required"),
             ApiError::Internal(error) => {
                 tracing::error!(%error, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal error")

@@ -30,6 +30,10 @@ pub(crate) fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
+/// The headers every answer carries (`sotto_protocol::web`), for this page's stylesheet.
+pub(crate) static SECURITY_HEADERS: std::sync::LazyLock<[(&str, String); 5]> =
+    std::sync::LazyLock::new(|| sotto_protocol::web::security_headers(STYLE));
+
 /// One neutral colour for every code: the letter must not tell onlookers anything.
 const STYLE: &str = "\
 body{font:16px/1.45 system-ui,Arial,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
@@ -40,15 +44,18 @@ main{padding:1rem;max-width:60rem}\
 form{border:1px solid #8a94a6;padding:.75rem;border-radius:4px}\
 form h2{font-size:1rem;margin:0 0 .5rem}\
 label{display:block;font-weight:600;margin-top:.4rem}\
-input{font-size:1.1rem;padding:.3rem;border:1px solid #444;border-radius:3px}\
+input,select{font-size:1.1rem;padding:.3rem;border:1px solid #444;border-radius:3px;\
+min-height:44px;box-sizing:border-box}select{min-width:16rem;background:#fff;color:#1a1a1a}\
 button{font-size:1.05rem;padding:.35rem 1.2rem;margin-top:.6rem;background:#1d3557;\
-color:#fff;border:0;border-radius:4px;cursor:pointer}\
+color:#fff;border:0;border-radius:4px;cursor:pointer;min-height:44px}\
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);\
+white-space:nowrap}\
 :focus{outline:3px solid #e9a800;outline-offset:1px}\
 .person{border-top:2px solid #c8d0dc;margin-top:1rem;padding-top:.5rem}\
 .person h3{margin:.2rem 0;font-size:1.3rem}.who{margin:0 0 .5rem}\
 .status{display:flex;gap:1rem;align-items:flex-start}\
 .code{font-size:4rem;font-weight:700;line-height:1;min-width:5.5rem;text-align:center;\
-padding:.6rem 0;background:#e3eaf3;color:#1d3557;border-radius:6px}\
+margin:0;padding:.6rem 0;background:#e3eaf3;color:#1d3557;border-radius:6px}\
 .meaning{font-size:1.15rem;font-weight:600;margin:.2rem 0}\
 .stale{display:inline-block;border:2px dashed #333;padding:.2rem .5rem;font-weight:600;margin:.3rem 0}\
 .notice{padding:.5rem;background:#f1f3f6;border-left:4px solid #1d3557}\

@@ -1,15 +1,18 @@
-//! The HTTP side: the counter page (`page`), the status, supplies and close-day API and the
-//! health check (`api`), and recording a supply (`supply`, shared by the page and the API).
+//! The HTTP side: the counter page (`page`, and closing the day from it: `close_page`), the
+//! status, supplies and close-day API and the health check (`api`), recording a supply
+//! (`supply`, shared by the page and the API), and who may ask for any of it (`guard`).
 //! Everything is read from the local store on each request, so it works offline.
 
 mod api;
+mod close_page;
 mod error;
+pub(crate) mod guard;
 mod html;
 mod page;
 mod supply;
 
 // The request decoders, exactly as the handlers run them (re-exported for the fuzz targets).
-pub use api::{close_day_date, supply_request};
+pub use api::{CloseDayRequest, close_day_request, supply_request};
 pub use error::ApiError;
 pub use page::SupplyForm;
 pub use supply::SupplyRequest;
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -37,17 +41,25 @@ pub(crate) struct AppState {
     pub stale_after: Duration,
     pub clock: Arc<dyn Clock>,
     pub closer: Arc<Closer>,
+    /// The tokens and host names that decide who may ask (see [`guard`]).
+    pub guard: Arc<guard::Guard>,
 }
 
-/// All routes.
+/// All routes. Every request passes the host and cross-site checks; the JSON API's POSTs also
+/// need the API token. No route answers CORS preflights: no other origin is ever let in.
 pub(crate) fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/supplies", post(api::supplies))
+        .route("/api/close-day", post(api::close_day))
+        .route_layer(from_fn_with_state(state.clone(), guard::require_api_token));
     Router::new()
         .route("/", get(page::counter))
         .route("/supply", post(page::supply))
+        .route("/close-day", post(close_page::close_day))
         .route("/api/status", get(api::status))
-        .route("/api/supplies", post(api::supplies))
-        .route("/api/close-day", post(api::close_day))
         .route("/healthz", get(api::healthz))
+        .merge(api)
+        .layer(from_fn_with_state(state.clone(), guard::check_request))
         .with_state(state)
 }
 
@@ -57,6 +69,8 @@ pub(crate) struct View {
     pub zone: Tz,
     pub today: NaiveDate,
     pub freshness: Freshness,
+    /// Goes in every form the page renders (see [`guard`]).
+    pub form_token: String,
 }
 
 impl AppState {
@@ -87,6 +101,7 @@ impl AppState {
             zone,
             today,
             freshness,
+            form_token: self.guard.form_token().to_string(),
         }
     }
 }
@@ -94,6 +109,14 @@ impl AppState {
 impl View {
     fn status_of(&self, person: &PersonState, local: &LocalRecords) -> PersonStatus {
         counter::person_status(person, self.today, local)
+    }
+
+    /// The hidden field that carries the form token.
+    fn form_token_field(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+            html::esc(&self.form_token)
+        )
     }
 
     /// A time as the pharmacist reads it: `14:05`, local.

@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::store::{Meta, Search};
 
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct PageQuery {
+pub(super) struct PageQuery {
     reference: Option<String>,
     family_name: Option<String>,
     date_of_birth: Option<String>,
@@ -42,6 +42,8 @@ pub struct SupplyForm {
     /// Why nothing was supplied (a [`WithheldReason`] code); named plainly so the page's
     /// source carries no loaded word either.
     why: Option<String>,
+    /// The page's form token: a form from anywhere else does not have it.
+    csrf: Option<String>,
 }
 
 /// The reasons offered when nothing is supplied, with their labels.
@@ -107,6 +109,7 @@ pub(crate) async fn counter(
     let done = match query.done.as_deref() {
         Some("supplied") => Some("Recorded: supplied."),
         Some("not_supplied") => Some("Recorded: not supplied today."),
+        Some("closed") => Some("Today is closed: its missed doses are reported to the service."),
         _ => None,
     };
     respond(&state, &query, done.map(str::to_string), StatusCode::OK).await
@@ -123,6 +126,11 @@ pub(crate) async fn supply(
         reference: Some(form.reference.clone()),
         ..PageQuery::default()
     };
+    if !state.guard.form_token_ok(form.csrf.as_deref()) {
+        tracing::warn!("refused a supply form without the page's token");
+        let message = format!("Not recorded: {}.", ApiError::StalePage);
+        return respond(&state, &query, Some(message), StatusCode::FORBIDDEN).await;
+    }
     let request = match form.request() {
         Ok(request) => request,
         Err(message) => {
@@ -209,7 +217,7 @@ fn encode_component(text: &str) -> String {
         .collect()
 }
 
-async fn respond(
+pub(super) async fn respond(
     state: &AppState,
     query: &PageQuery,
     message: Option<String>,
@@ -258,9 +266,10 @@ async fn render(
     };
     let body = format!(
         "{header}<main>{forms}<section class=\"results\" aria-live=\"polite\">{results}</section>\
-         {card}</main>",
+         {end_of_day}{card}</main>",
         header = header(&view, state.link.connected()),
         forms = forms(query),
+        end_of_day = super::close_page::section(&view),
         card = reference_card(),
     );
     Ok(page("Sotto counter", &body).into_response())
@@ -332,8 +341,8 @@ fn person(view: &View, person: &PersonState, local: &LocalRecords) -> String {
     format!(
         "<article class=\"person\"><h3>{given} {family}</h3>\
          <p class=\"who\">Born {dob} · Reference {reference}</p>\
-         <div class=\"status\"><div class=\"code\" data-code=\"{code}\" \
-         aria-label=\"Code {code}\">{code}</div><div><p class=\"meaning\">{meaning}</p>\
+         <div class=\"status\"><p class=\"code\"><span class=\"visually-hidden\">Code </span>\
+         <span data-code=\"{code}\">{code}</span></p><div><p class=\"meaning\">{meaning}</p>\
          {stale}{details}</div></div></article>",
         given = esc(&person.given_name),
         family = esc(&person.family_name),
@@ -409,8 +418,9 @@ fn supply_forms(view: &View, person: &PersonState, due: &crate::counter::DueView
         (false, n) => format!("Supplied: {n} take-home"),
     };
     let hidden = format!(
-        "<input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
+        "{token}<input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
          <input type=\"hidden\" name=\"date\" value=\"{today}\">",
+        token = view.form_token_field(),
         reference = esc(&person.reference),
         today = view.today,
     );
@@ -425,7 +435,7 @@ fn supply_forms(view: &View, person: &PersonState, due: &crate::counter::DueView
          <input type=\"hidden\" name=\"take_home_doses\" value=\"{take_home}\">\
          <button type=\"submit\">{label}</button></form>\
          <form method=\"post\" action=\"/supply\">{hidden}\
-         <label for=\"why-{id}\">Not supplying today</label>\
+         <label for=\"why-{id}\">Not supplying today: why?</label>\
          <select id=\"why-{id}\" name=\"why\" required>\
          <option value=\"\">Choose…</option>{options}</select><br>\
          <button type=\"submit\">Record: not supplied</button></form></div>"

@@ -105,9 +105,11 @@ impl Worker {
                 let confirmed_at = message.sent_at.min(self.clock.now());
                 match self.store.apply(&message.body, confirmed_at).await {
                     Ok(decision) => {
-                        if let ServerBody::ReportAck { .. } = message.body {
+                        match message.body {
                             // More may be waiting behind the batch just acked.
-                            self.status.reports_queued();
+                            ServerBody::ReportAck { .. } => self.status.reports_queued(),
+                            ServerBody::Heartbeat { seq } => self.answer_heartbeat(seq).await,
+                            _ => {}
                         }
                         self.after_apply(decision).await;
                     }
@@ -160,6 +162,24 @@ impl Worker {
                 Some(outstanding) => outstanding.behind = true,
                 None => self.request_resync(ResyncReason::Gap).await,
             }
+        }
+    }
+
+    /// "Heard you": lets the server tell a quiet counter from a gone one. At most once: a lost
+    /// answer is made good by the next heartbeat's.
+    async fn answer_heartbeat(&self, seq: u64) {
+        let message = ClientMessage::new(&self.pharmacy_id, ClientBody::HeartbeatAck { seq });
+        if let Err(error) = self
+            .client
+            .publish(
+                reports_topic(&self.pharmacy_id),
+                QoS::AtMostOnce,
+                false,
+                encode(&message),
+            )
+            .await
+        {
+            tracing::warn!(%error, "could not answer a heartbeat");
         }
     }
 

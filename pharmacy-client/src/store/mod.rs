@@ -68,6 +68,13 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/0003_ledger.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            10,
+            Cow::Borrowed("close_early"),
+            MigrationType::Simple,
+            include_str!("../../migrations/0010_close_early.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -185,8 +185,16 @@ impl Store {
     /// Closes `date`: for each person, every day the close settles without a dose in hand
     /// (`date` and the closed days right after it, from the dose ledger) is recorded and
     /// reported as a missed dose, with why; then the day itself is reported closed. A day
-    /// closed before is left alone, and a day reported before is not reported again.
-    pub async fn close_day(&self, date: NaiveDate, at: DateTime<Utc>) -> Result<DayClose, Error> {
+    /// closed before is left alone, and a day reported before is not reported again. `by` and
+    /// `early` are the local audit of who closed it (and whether today was closed before its
+    /// closing time); `early` travels in the report too.
+    pub async fn close_day(
+        &self,
+        date: NaiveDate,
+        at: DateTime<Utc>,
+        by: &str,
+        early: bool,
+    ) -> Result<DayClose, Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some((closed_at, missed)) = closed_day(&mut tx, date).await? {
             return Ok(DayClose {
@@ -256,13 +264,18 @@ impl Store {
                 missed += 1;
             }
         }
-        insert_report(&mut tx, ReportEvent::DayClosed { date, at }, at).await?;
-        sqlx::query("INSERT INTO closed_days (date, closed_at, missed) VALUES (?, ?, ?)")
-            .bind(date.to_string())
-            .bind(time_text(at))
-            .bind(missed)
-            .execute(&mut *tx)
-            .await?;
+        insert_report(&mut tx, ReportEvent::DayClosed { date, at, early }, at).await?;
+        sqlx::query(
+            "INSERT INTO closed_days (date, closed_at, missed, closed_by, early) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(date.to_string())
+        .bind(time_text(at))
+        .bind(missed)
+        .bind(by)
+        .bind(early)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(DayClose {
             missed,

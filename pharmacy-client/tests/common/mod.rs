@@ -50,6 +50,8 @@ pub fn unique_pharmacy_id() -> String {
 pub struct TestClient {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    /// What the JSON API's POSTs must carry (`Authorization: Bearer`).
+    pub api_token: String,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -73,7 +75,29 @@ impl TestClient {
         stale: Duration,
         clock: Option<Arc<TestClock>>,
     ) -> Self {
-        let config = Config {
+        Self::launch(pharmacy_id, data_dir, mqtt_url, stale, clock, |_| {}).await
+    }
+
+    /// On the test broker, the configuration adjusted first (host names, a token).
+    pub async fn start_adjusted(
+        pharmacy_id: &str,
+        data_dir: &Path,
+        clock: Option<Arc<TestClock>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let stale = Duration::from_secs(3600);
+        Self::launch(pharmacy_id, data_dir, BROKER, stale, clock, adjust).await
+    }
+
+    async fn launch(
+        pharmacy_id: &str,
+        data_dir: &Path,
+        mqtt_url: &str,
+        stale: Duration,
+        clock: Option<Arc<TestClock>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config {
             pharmacy_id: pharmacy_id.to_string(),
             mqtt_url: mqtt_url.to_string(),
             mqtt_ca_file: None,
@@ -84,8 +108,12 @@ impl TestClient {
             stale_after: stale,
             keep_alive: Duration::from_secs(30),
             server_key: server_key().public(),
+            api_token: None,
+            counter_hosts: Vec::new(),
         };
+        adjust(&mut config);
         let mut client = PharmacyClient::build(config).await.expect("client builds");
+        let api_token = client.api_token().to_string();
         if let Some(clock) = clock {
             client = client
                 .with_clock(clock)
@@ -97,6 +125,7 @@ impl TestClient {
         TestClient {
             addr,
             http: reqwest::Client::new(),
+            api_token,
             shutdown,
             task,
         }
@@ -124,11 +153,13 @@ impl TestClient {
         )
     }
 
-    /// POSTs `body` as JSON; the status and the JSON answer.
+    /// POSTs `body` as JSON with the API token, as a local program would; the status and the
+    /// JSON answer.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self
             .http
             .post(format!("http://{}{path}", self.addr))
+            .bearer_auth(&self.api_token)
             .json(&body)
             .send()
             .await
@@ -136,6 +167,13 @@ impl TestClient {
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// The form token the counter page puts in its forms (read from the page, as a browser
+    /// would have it).
+    pub async fn form_token(&self) -> String {
+        let (_, html) = self.get("/").await;
+        form_token_in(&html).unwrap_or_else(|| panic!("no form token on the page: {html}"))
     }
 
     pub async fn json(&self, path_and_query: &str) -> (u16, Value) {
@@ -193,6 +231,14 @@ impl TestClient {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The `csrf` field's value in a page's forms.
+pub fn form_token_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
 }
 
 /// Plays the treatment service: publishes to the pharmacy's state topic and hears its reports.
@@ -377,6 +423,23 @@ impl FakeServer {
                 && got == reason
             {
                 return last_seq;
+            }
+        }
+    }
+}
+
+impl FakeServer {
+    /// The `seq` of the next answer to a heartbeat, skipping other messages; fails after 5 s.
+    pub async fn expect_heartbeat_ack(&mut self) -> u64 {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.resyncs.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no answer to a heartbeat within {WAIT:?}"))
+                .expect("test server running")
+                .expect("the client's message decodes");
+            if let ClientBody::HeartbeatAck { seq } = message.body {
+                return seq;
             }
         }
     }

@@ -138,6 +138,10 @@ pub fn input(
 }
 
 /// High contrast (text ≥ 7:1 on white), visible focus, no colour-only meaning.
+/// The headers every console answer carries (`sotto_protocol::web`), for its stylesheet.
+pub static SECURITY_HEADERS: std::sync::LazyLock<[(&str, String); 5]> =
+    std::sync::LazyLock::new(|| sotto_protocol::web::security_headers(STYLE));
+
 const STYLE: &str = "\
 body{font:16px/1.45 system-ui,Arial,sans-serif;margin:0;color:#1a1a1a;background:#fff}\
 header{background:#1d3557;color:#fff;padding:.4rem 1rem;display:flex;flex-wrap:wrap;\

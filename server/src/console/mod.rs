@@ -6,6 +6,7 @@
 //! token, and the signed-in staff member is the audit actor exactly as with a token.
 
 pub mod caseload;
+pub mod headers;
 pub mod html;
 pub mod ledger_view;
 pub mod password;

@@ -171,9 +171,28 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Where an unauthenticated console request is sent.
-fn to_sign_in() -> Response {
-    Redirect::to("/console/sign-in").into_response()
+/// Where an unauthenticated console request is sent: to sign in, and (for a page, not a form
+/// post) back to the page it asked for afterwards, so a link in an e-mail lands on its person.
+fn to_sign_in(parts: &Parts) -> Response {
+    // Inside `/console` the router sees the path without its prefix: take the original.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0);
+    let wanted = uri.path_and_query().map(|p| p.as_str());
+    match wanted {
+        Some(wanted) if parts.method == axum::http::Method::GET => {
+            match super::signin::return_path(wanted) {
+                Some(path) => Redirect::to(&format!(
+                    "/console/sign-in?next={}",
+                    super::signin::encode_component(path)
+                ))
+                .into_response(),
+                None => Redirect::to("/console/sign-in").into_response(),
+            }
+        }
+        _ => Redirect::to("/console/sign-in").into_response(),
+    }
 }
 
 impl FromRequestParts<AppState> for ConsoleUser {
@@ -182,7 +201,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
         match resolve(parts, st).await {
             Ok(Some(user)) => Ok(user),
-            Ok(None) => Err(to_sign_in()),
+            Ok(None) => Err(to_sign_in(parts)),
             Err(e) => Err(error_page(&e, None)),
         }
     }

@@ -2,7 +2,7 @@
 //! e-mail says so (the lock-out is per address, so it reveals nothing about who has an account).
 
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -27,10 +27,51 @@ pub struct SignInForm {
     pub email: String,
     pub password: String,
     pub csrf: String,
+    /// Where to go after signing in (a console page; anything else is ignored).
+    pub next: String,
 }
 
-pub async fn form(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    render(&st, &headers, StatusCode::OK, "", None)
+/// `?next=`: the console page that sent the browser here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignInQuery {
+    pub next: String,
+}
+
+pub async fn form(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SignInQuery>,
+) -> Response {
+    render(&st, &headers, StatusCode::OK, "", &q.next, None)
+}
+
+/// `next` if it is a page of the console, else `None`: the return address after sign-in is
+/// never another site (an open redirect would let a phishing link borrow our address) nor the
+/// sign-in page itself. Only a plain path: `/console` or `/console/…`, no `//`, `\`, `..`,
+/// scheme or control characters.
+pub fn return_path(next: &str) -> Option<&str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.~/?=&%".contains(c);
+    let in_console =
+        next == "/console" || next.starts_with("/console/") || next.starts_with("/console?");
+    let ok = in_console
+        && next.chars().all(allowed)
+        && !next.contains("//")
+        && !next.contains("..")
+        && !next.starts_with("/console/sign-");
+    ok.then_some(next)
+}
+
+/// Percent-encodes a query value (everything but unreserved characters and `/`).
+pub fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The sign-in page; sets the double-submit CSRF cookie if the browser has none yet.
@@ -39,6 +80,7 @@ fn render(
     headers: &HeaderMap,
     status: StatusCode,
     email: &str,
+    next: &str,
     message: Option<&str>,
 ) -> Response {
     let (token, new) = match cookie(headers, PRE_SESSION_COOKIE) {
@@ -59,10 +101,13 @@ fn render(
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\" size=\"30\">\
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required size=\"30\">\
-         <div><button type=\"submit\">Sign in</button></div></form>\
+         {next}<div><button type=\"submit\">Sign in</button></div></form>\
          <p>Pharmacists: please use the counter page on the pharmacy PC.</p>",
         csrf = html::csrf_field(&token),
         email = esc(email),
+        next = return_path(next)
+            .map(|n| format!("<input type=\"hidden\" name=\"next\" value=\"{}\">", esc(n)))
+            .unwrap_or_default(),
     );
     let res = html::page(status, "Sign in", None, &body);
     if new {
@@ -100,7 +145,7 @@ pub async fn submit(
     }
     match attempt(&st, &f.email, &f.password).await? {
         Outcome::SignedIn(id) => {
-            let res = see_other("/console");
+            let res = see_other(return_path(&f.next).unwrap_or("/console"));
             Ok(with_cookie(
                 res,
                 set_cookie(&st.config, SESSION_COOKIE, &id, None),
@@ -116,6 +161,7 @@ pub async fn submit(
                 &headers,
                 StatusCode::UNAUTHORIZED,
                 &f.email,
+                &f.next,
                 Some(NOT_RECOGNISED),
             ))
         }
@@ -130,6 +176,7 @@ pub async fn submit(
                 &headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 &f.email,
+                &f.next,
                 Some(&msg),
             ))
         }
@@ -275,4 +322,47 @@ pub async fn sign_out(
         see_other("/console/sign-in"),
         set_cookie(&st.config, SESSION_COOKIE, "", Some(0)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_console_pages_are_return_paths() {
+        for ok in [
+            "/console",
+            "/console/people/4b1c2d3e-aaaa-bbbb-cccc-0123456789ab",
+            "/console/caseload?sort=missed&filter=hold",
+            "/console/risk?weeks=8",
+        ] {
+            assert_eq!(return_path(ok), Some(ok), "{ok}");
+        }
+        for refused in [
+            "",
+            "https://evil.example/console/people/x",
+            "//evil.example/console",
+            "/console//evil.example",
+            "/\\evil.example",
+            "/console/../api/v1/audit",
+            "/consolex",
+            "/api/v1/audit",
+            "/console/sign-in?next=/console",
+            "/console/sign-out",
+            "/console/people/x\r\nSet-Cookie: a=b",
+            "/console/people/<script>",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(return_path(refused), None, "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_return_path_survives_the_query_string() {
+        let path = "/console/caseload?sort=missed&filter=hold";
+        assert_eq!(
+            encode_component(path),
+            "/console/caseload%3Fsort%3Dmissed%26filter%3Dhold"
+        );
+    }
 }

@@ -292,7 +292,7 @@ fn line(s: &AlertSettings, miss: &Unmailed) -> templates::MissedDay {
         reference: miss.reference.clone(),
         date: miss.date,
         reported_late: s.reported_late(miss.date, miss.reported_at),
-        link: format!("{}/service-users/{}", s.public_url, miss.su_id),
+        link: crate::email::person_link(&s.public_url, &miss.su_id),
     }
 }
 

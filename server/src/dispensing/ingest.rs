@@ -131,7 +131,7 @@ pub async fn ingest(
                 missed::after_missed_dose(&mut w, settings, service_user_id, *date).await?;
             }
         }
-        ReportEvent::DayClosed { date, at } => {
+        ReportEvent::DayClosed { date, at, early } => {
             sqlx::query(
                 "INSERT INTO day_closures (pharmacy_id, date, closed_at, received_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT DO NOTHING",
@@ -146,7 +146,8 @@ pub async fn ingest(
                 &actor,
                 "pharmacy.day_closed",
                 &format!("pharmacy:{pharmacy_id}"),
-                serde_json::json!({"date": date_text(*date)}),
+                // Closed before its closing time, on the pharmacist's word: said in the audit.
+                serde_json::json!({"date": date_text(*date), "early": early}),
             )
             .await?;
             // A closed day settles days with nothing prescribed too (between two

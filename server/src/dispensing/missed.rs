@@ -61,7 +61,7 @@ pub async fn apply_safety_rule(
     );
     db::holds::place(w, &Actor::system(), su_id, HoldKind::Safety, &reason).await?;
     crate::sync::outbox::person_changed(w, su_id).await?;
-    let link = format!("{}/service-users/{}", settings.public_url, su.id);
+    let link = crate::email::person_link(&settings.public_url, &su.id);
     let keyworker = contact(w, &su.keyworker_id).await?;
     let prescriber = contact(w, &su.prescriber_id).await?;
     for (email, _) in [prescriber, keyworker].into_iter().flatten() {

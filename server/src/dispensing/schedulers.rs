@@ -112,7 +112,11 @@ async fn alert_silence(
     )
     .await?;
     if let Some(to) = &s.service_email {
-        let link = format!("{}/pharmacies/{}", s.alerts.public_url, pharmacy.id);
+        // The console's pharmacies page (each pharmacy's state is listed there).
+        let link = format!(
+            "{}/console/pharmacies",
+            s.alerts.public_url.trim_end_matches('/')
+        );
         queue::enqueue(
             &mut w,
             &templates::pharmacy_silent(to, &pharmacy.ods_code, date, &link),

@@ -20,6 +20,15 @@ use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 
+/// The link an e-mail gives for a person: their page in the staff console. A signed-out
+/// browser following it is sent to sign in and then straight back to it.
+pub fn person_link(public_url: &str, service_user_id: &str) -> String {
+    format!(
+        "{}/console/people/{service_user_id}",
+        public_url.trim_end_matches('/')
+    )
+}
+
 /// An e-mail to send. Built only by [`templates`], which guarantee no family name, medicine or
 /// dose.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 //! about SU-1042"): a subject is often seen by people other than the recipient.
 //!
 //! Bodies are plain ASCII with short lines, so they travel as 7-bit text, unencoded.
-//! Links are `{public_url}/service-users/{service_user_id}`, built by the caller.
+//! Links are [`super::person_link`] (`{public_url}/console/people/{service_user_id}`), built
+//! by the caller.
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -222,11 +223,11 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2025, 3, 4).unwrap();
         let m = missed_dose(
             "kw@s.test",
-            &day("SU-1042", d, None, "https://s.test/service-users/x"),
+            &day("SU-1042", d, None, "https://s.test/console/people/x"),
         );
         assert_eq!(m.subject, "Sotto: an update about SU-1042");
         assert!(m.body.contains("Tuesday 4 March 2025"), "{}", m.body);
-        assert!(m.body.contains("https://s.test/service-users/x"));
+        assert!(m.body.contains("https://s.test/console/people/x"));
         assert!(!m.body.contains("late"), "{}", m.body);
         let h = safety_hold("c@s.test", "SU-1042", 3, "L");
         assert!(h.body.contains("3 days in a row"), "{}", h.body);

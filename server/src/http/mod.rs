@@ -92,7 +92,13 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         // The staff console: HTML pages, outside the OpenAPI document.
-        .nest("/console", crate::console::router())
+        .nest(
+            "/console",
+            crate::console::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::console::headers::security_headers,
+            )),
+        )
         .route(
             "/",
             axum::routing::get(|| async { axum::response::Redirect::to("/console") }),

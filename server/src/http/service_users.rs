@@ -206,16 +206,56 @@ pub(crate) async fn load_visible(st: &AppState, caller: &Caller, id: &str) -> Re
     Ok(su)
 }
 
+/// A service user as the caller may read them: service staff get the whole record; a
+/// pharmacist only what the counter shows (who the person is and where they collect), never
+/// their private heads-up address nor which staff look after them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ServiceUserRecord {
+    pub id: String,
+    pub reference: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub pharmacy_id: String,
+    /// Service staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyworker_id: Option<String>,
+    /// Service staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prescriber_id: Option<String>,
+    /// Service staff only; absent when the person gave none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heads_up_email: Option<String>,
+}
+
+impl ServiceUserRecord {
+    fn for_caller(su: ServiceUser, caller: &Caller) -> ServiceUserRecord {
+        let staff = caller.is_service_staff();
+        ServiceUserRecord {
+            id: su.id,
+            reference: su.reference,
+            given_name: su.given_name,
+            family_name: su.family_name,
+            date_of_birth: su.date_of_birth,
+            pharmacy_id: su.pharmacy_id,
+            keyworker_id: staff.then_some(su.keyworker_id),
+            prescriber_id: staff.then_some(su.prescriber_id),
+            heads_up_email: su.heads_up_email.filter(|_| staff),
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/service-users/{id}", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = ServiceUser), (status = 403, body = crate::error::Problem),
+    responses((status = 200, body = ServiceUserRecord), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)))]
 async fn get_one(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<ServiceUser>> {
-    Ok(Json(load_visible(&st, &caller, &id).await?))
+) -> Result<Json<ServiceUserRecord>> {
+    let su = load_visible(&st, &caller, &id).await?;
+    Ok(Json(ServiceUserRecord::for_caller(su, &caller)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,5 +1,6 @@
-//! Messages from pharmacies: resync requests now (supply and missed-dose reports later). Each is
-//! checked against the topic it came on, handled, then acknowledged.
+//! Messages from pharmacies: resync requests, reports from the counter, and answers to
+//! heartbeats. Each is checked against the topic it came on, handled, then acknowledged; every
+//! valid one counts as contact (so "last heard" means the counter is really there).
 
 use rumqttc::Publish;
 use sotto_protocol::{ClientBody, ClientMessage, ServerBody, ServerMessage, decode, encode};
@@ -55,6 +56,8 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
         ClientBody::ResyncRequest { .. } => {
             send_snapshot(sync, from).await?;
         }
+        // Contact, recorded above, is all a heartbeat's answer says.
+        ClientBody::HeartbeatAck { .. } => {}
         ClientBody::Reports { reports } => {
             let acked = ingest_all(sync, from, &reports).await;
             // The ack goes behind any delta these reports caused (a safety hold): the client
