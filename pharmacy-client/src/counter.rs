@@ -31,6 +31,8 @@ pub struct PersonStatus {
     pub withheld_at: Option<DateTime<Utc>>,
     /// Consecutive days without a dose up to the last settled day, since the last review.
     pub days_without_dose: u32,
+    /// "No dose in hand since Fri 27 Nov (3 days)", when there is such a run.
+    pub no_dose_since: Option<String>,
     /// The dose ledger for today and the six days before: dose in hand, or none and why.
     pub ledger: Vec<DayAccount>,
 }
@@ -121,6 +123,7 @@ pub fn person_status(person: &PersonState, today: NaiveDate, local: &LocalRecord
         supplied_at,
         withheld_at,
         days_without_dose: assessment.run,
+        no_dose_since: assessment.ledger.no_dose_since(today),
         ledger: assessment
             .ledger
             .days()

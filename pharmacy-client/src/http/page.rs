@@ -343,13 +343,42 @@ fn person(view: &View, person: &PersonState, local: &LocalRecords) -> String {
          <p class=\"who\">Born {dob} · Reference {reference}</p>\
          <div class=\"status\"><p class=\"code\"><span class=\"visually-hidden\">Code </span>\
          <span data-code=\"{code}\">{code}</span></p><div><p class=\"meaning\">{meaning}</p>\
-         {stale}{details}</div></div></article>",
+         {stale}{since}{details}</div></div>{week}</article>",
         given = esc(&person.given_name),
         family = esc(&person.family_name),
         dob = person.date_of_birth.format("%-d %b %Y"),
         reference = esc(&person.reference),
         meaning = esc(status.code.meaning()),
         details = details(view, person, &status),
+        since = status
+            .no_dose_since
+            .as_deref()
+            .map_or_else(String::new, |s| format!(
+                "<p class=\"since\">{}.</p>",
+                esc(s)
+            )),
+        week = week(&status),
+    )
+}
+
+/// The dose ledger's last seven days for the person, newest first: what the pharmacy's own
+/// records say about each day (the server keeps the same account).
+fn week(status: &PersonStatus) -> String {
+    let rows: String = status
+        .ledger
+        .iter()
+        .rev()
+        .map(|d| {
+            format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                d.date.format("%a %-d %b"),
+                esc(&d.describe())
+            )
+        })
+        .collect();
+    format!(
+        "<details class=\"week\"><summary>The last seven days</summary><table>\
+         <caption>Was a dose in hand each day</caption><tbody>{rows}</tbody></table></details>"
     )
 }
 
@@ -376,11 +405,29 @@ fn details(view: &View, person: &PersonState, status: &PersonStatus) -> String {
             } else {
                 format!("Take-home doses: {} — {}", days.len(), days.join(", "))
             };
+            // A closure moved a later day's dose onto today: say so plainly, and that it is
+            // extra when something was already handed over today.
+            let moved: String = due
+                .take_home()
+                .filter(|d| d.nominal_collect_on > d.collect_on)
+                .map(|d| {
+                    format!(
+                        "<p class=\"moved\">{extra}{day}: the pharmacy is closed that day, so \
+                         its dose is handed over today.</p>",
+                        extra = if status.supplied_at.is_some() {
+                            "Extra take-home dose for "
+                        } else {
+                            "Take-home dose for "
+                        },
+                        day = day(d.date),
+                    )
+                })
+                .collect();
             let earlier = status.withheld_at.map_or_else(String::new, |at| {
                 format!("<p>Not supplied earlier today ({}).</p>", view.hh_mm(at))
             });
             format!(
-                "<ul><li>{supervised}</li><li>{}</li></ul>{earlier}{forms}",
+                "<ul><li>{supervised}</li><li>{}</li></ul>{moved}{earlier}{forms}",
                 esc(&take_home),
                 forms = supply_forms(view, person, due),
             )
