@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod calendar;
+mod change_plan;
 pub mod clock;
 mod collections;
 mod error;
@@ -17,6 +18,7 @@ mod supplies;
 mod weekday;
 
 pub use calendar::PharmacyCalendar;
+pub use change_plan::{ChangeContext, DayChange, RegimeChangeEffect, RegimeChangePlan};
 pub use clock::{Clock, SystemClock};
 pub use collections::{Collection, WeeklyCollections};
 pub use error::FieldError;

@@ -2,9 +2,7 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use sotto_domain::{
-    DayPlan, DoseDay, HoldKind, StatusCode, SupplyRecord, due_given_supplies, status_code,
-};
+use sotto_domain::{DayPlan, DoseDay, HoldKind, StatusCode, due_given_supplies, status_code};
 
 use crate::db::{self, Store, service_users::ServiceUser};
 use crate::error::{Error, Result};
@@ -88,15 +86,7 @@ pub async fn for_service_user_as_if(
     let current = db::prescriptions::covering(&prescriptions, date);
     let schedule = current.map(|p| p.prescription.schedule(&calendar));
     // The same rule as the counter: what is due given what was handed over (clause 2 included).
-    let records: Vec<SupplyRecord> = history
-        .iter()
-        .map(|d| SupplyRecord {
-            collect_on: d.collect_on,
-            supervised_taken: d.supervised_taken,
-            take_home_dates: d.take_home_dates.clone(),
-            withheld: d.kind != "supplied",
-        })
-        .collect();
+    let records = crate::dispensing::ingest::supply_records(&history);
     // A collection day still ahead has not been missed yet: only up to today do unsupplied
     // instalments carry over (clause 2) or drop out.
     let plan = match (current, &schedule) {
