@@ -8,6 +8,7 @@ mod change_plan;
 pub mod clock;
 mod collections;
 mod error;
+mod hours;
 mod medicine;
 mod missed;
 mod prescription;
@@ -22,6 +23,9 @@ pub use change_plan::{ChangeContext, DayChange, RegimeChangeEffect, RegimeChange
 pub use clock::{Clock, SystemClock};
 pub use collections::{Collection, WeeklyCollections};
 pub use error::FieldError;
+pub use hours::{
+    DayHours, DayHoursText, OpeningHours, OpeningHoursText, local_instant, parse_hh_mm,
+};
 pub use medicine::{DoseMg, Medicine};
 pub use missed::consecutive_missed_run;
 pub use prescription::{Directions, Prescription, PrescriptionDraft, Regime};

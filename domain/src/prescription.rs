@@ -147,10 +147,13 @@ impl Prescription {
         let dose = DoseMg::parse_mg(draft.daily_dose_mg, draft.medicine)
             .map_err(|message| errors.push(FieldError::new("daily_dose_mg", message)))
             .ok();
-        let collections =
-            WeeklyCollections::parse(draft.collections, &calendar.closed_weekdays, "collections")
-                .map_err(|e| errors.extend(e))
-                .ok();
+        let collections = WeeklyCollections::parse(
+            draft.collections,
+            &calendar.closed_weekdays(),
+            "collections",
+        )
+        .map_err(|e| errors.extend(e))
+        .ok();
         errors.extend(draft.directions.errors());
         if let Some(why) = calendar.closed_because(draft.start_date) {
             errors.push(FieldError::new(

@@ -65,7 +65,7 @@ impl Prescription {
         let collections = match &draft.collections {
             None => Some(current.collections.clone()),
             Some(items) => {
-                WeeklyCollections::parse(items.clone(), &calendar.closed_weekdays, "collections")
+                WeeklyCollections::parse(items.clone(), &calendar.closed_weekdays(), "collections")
                     .map_err(|e| errors.extend(e))
                     .ok()
             }

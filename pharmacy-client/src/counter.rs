@@ -140,7 +140,7 @@ pub fn missed_dose(
 /// The pharmacy's opening pattern, as the shared rules want it.
 pub fn calendar(pharmacy: &PharmacyInfo) -> PharmacyCalendar {
     PharmacyCalendar {
-        closed_weekdays: pharmacy.closed_weekdays.clone(),
+        hours: pharmacy.hours(),
         closures: pharmacy.closures.iter().copied().collect(),
     }
 }

@@ -511,6 +511,26 @@ pub fn daily_supervised() -> Value {
     ])
 }
 
+/// The API's weekday names, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A supervised collection every day of the week.
+pub fn every_day_supervised() -> Value {
+    WEEKDAYS
+        .iter()
+        .map(|d| json!({"weekday": d, "days": 1, "supervised": true}))
+        .collect()
+}
+
+/// The same value for every weekday, e.g. the same opening hours each day.
+pub fn each_weekday(value: Value) -> Value {
+    WEEKDAYS
+        .iter()
+        .map(|d| (d.to_string(), value.clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// A prescription body from `start` for `days` days on `collections`.
 pub fn prescription_body(start: chrono::NaiveDate, days: i64, collections: Value) -> Value {
     json!({"medicine": "methadone_oral_solution_1mg_ml", "daily_dose_mg": 60,

@@ -14,11 +14,10 @@ use sotto_tests::counter::{Counter, TestClock};
 use sotto_tests::push::{BrokerKind, PushWorld, REFERENCE};
 use sotto_tests::reqwest::StatusCode;
 use sotto_tests::{
-    Backend, TestApp, daily_supervised, next_monday, on_each_backend, prescription_body,
+    Backend, TestApp, WEEKDAYS, daily_supervised, next_monday, on_each_backend, prescription_body,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 on_each_backend!(
     weekly_take_home_from_a_day_already_supplied_starts_the_next_day_and_never_shows_c_unsupplied,

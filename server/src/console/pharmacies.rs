@@ -235,8 +235,9 @@ pub async fn submit(
     let req = CreatePharmacy {
         ods_code: f.ods_code.clone(),
         name: f.name.clone(),
-        closed_weekdays: Weekday::ALL.into_iter().filter(|d| f.closed(*d)).collect(),
-        closing_time: f.closing_time.clone(),
+        opening_hours: None,
+        closed_weekdays: Some(Weekday::ALL.into_iter().filter(|d| f.closed(*d)).collect()),
+        closing_time: Some(f.closing_time.clone()),
         timezone: f.timezone.clone(),
     };
     match enrol(&st, &user.caller, req).await {
