@@ -26,6 +26,7 @@ on_each_backend!(
     bad_opening_hours_are_refused_naming_each_field_and_nothing_is_stored,
     a_late_pharmacys_day_is_closed_by_the_counter_at_one_in_the_morning,
     the_silence_alert_waits_for_each_days_own_close,
+    pharmacies_enrolled_before_opening_hours_get_their_hours_from_the_migration,
 );
 
 fn late_hours() -> Value {
@@ -244,5 +245,72 @@ async fn the_silence_alert_waits_for_each_days_own_close(backend: Backend) {
         pass(london(tomorrow, 3, 0)).await.unwrap(),
         1,
         "the late pharmacy's today, two hours after 01:00 tomorrow"
+    );
+}
+
+/// Migration 0009 on a database enrolled before opening hours existed: each pharmacy's open
+/// weekdays get 09:00 to its closing time, and the server then serves those hours.
+async fn pharmacies_enrolled_before_opening_hours_get_their_hours_from_the_migration(
+    backend: Backend,
+) {
+    // Arrange: the schema as it was before 0009, with two pharmacies described the old way.
+    let db = sotto_tests::TestDb::new(backend).await;
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../migrations/{folder}"));
+    let mut before = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 9)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        Backend::Sqlite => format!("{}?mode=rwc", db.url),
+        Backend::Postgres => db.url.clone(),
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    before.run(&pool).await.unwrap();
+    for (id, ods, closed, closing) in [
+        ("p1", "FM001", "sat,sun", "17:30"),
+        ("p2", "FM002", "", "08:00"),
+    ] {
+        sqlx::query(
+            "INSERT INTO pharmacies (id, ods_code, name, closed_weekdays, closing_time, timezone, \
+             mqtt_username, mqtt_password_hash, mqtt_password_mosquitto, created_at) \
+             VALUES ($1, $2, 'P', $3, $4, 'Europe/London', $2, 'x', 'x', '2026-11-01T09:00:00Z')",
+        )
+        .bind(id)
+        .bind(ods)
+        .bind(closed)
+        .bind(closing)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    // Act: the server starts on it and runs the remaining migrations.
+    let app = TestApp::spawn_on(db, |_| {}).await;
+
+    // Assert
+    let (_, p1) = app.get(&app.admin.token, "/api/v1/pharmacies/p1").await;
+    let weekday = json!({"open": "09:00", "close": "17:30"});
+    assert_eq!(
+        p1["opening_hours"],
+        json!({"mon": weekday, "tue": weekday, "wed": weekday, "thu": weekday, "fri": weekday}),
+        "{p1}"
+    );
+    assert_eq!(p1["closed_weekdays"], json!(["sat", "sun"]));
+    let (_, p2) = app.get(&app.admin.token, "/api/v1/pharmacies/p2").await;
+    assert_eq!(
+        p2["opening_hours"],
+        each_weekday(json!({"open": "00:00", "close": "08:00"})),
+        "an early close is not read as after midnight: {p2}"
     );
 }
