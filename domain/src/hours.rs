@@ -91,7 +91,8 @@ pub struct OpeningHoursText {
 }
 
 impl OpeningHoursText {
-    fn get(&self, day: Weekday) -> Option<&DayHoursText> {
+    /// The hours given for `day`, if any.
+    pub fn day(&self, day: Weekday) -> Option<&DayHoursText> {
         match day {
             Weekday::Mon => self.mon.as_ref(),
             Weekday::Tue => self.tue.as_ref(),
@@ -103,7 +104,8 @@ impl OpeningHoursText {
         }
     }
 
-    fn slot(&mut self, day: Weekday) -> &mut Option<DayHoursText> {
+    /// Where `day`'s hours go.
+    pub fn day_mut(&mut self, day: Weekday) -> &mut Option<DayHoursText> {
         match day {
             Weekday::Mon => &mut self.mon,
             Weekday::Tue => &mut self.tue,
@@ -209,7 +211,7 @@ impl OpeningHours {
         let mut errors = Vec::new();
         let mut hours = OpeningHours::closed();
         for day in Weekday::ALL {
-            let Some(given) = text.get(day) else {
+            let Some(given) = text.day(day) else {
                 continue;
             };
             let at = |part: &str| format!("{field}.{day}.{part}");
@@ -278,7 +280,7 @@ impl OpeningHours {
     pub fn to_text(&self) -> OpeningHoursText {
         let mut text = OpeningHoursText::default();
         for day in Weekday::ALL {
-            *text.slot(day) = self.on(day).map(|h| DayHoursText {
+            *text.day_mut(day) = self.on(day).map(|h| DayHoursText {
                 open: hh_mm(h.open),
                 close: hh_mm(h.close),
             });

@@ -11,6 +11,7 @@ use chrono_tz::Europe::London;
 use serde_json::{Value, json};
 use sotto_server::dispensing::ingest::AlertSettings;
 use sotto_server::dispensing::schedulers::{ScheduleSettings, silence_pass};
+use sotto_tests::console::{ConsoleClient, PASSWORD};
 use sotto_tests::counter::{Counter, TestClock};
 use sotto_tests::reqwest::StatusCode;
 use sotto_tests::{
@@ -27,6 +28,7 @@ on_each_backend!(
     a_late_pharmacys_day_is_closed_by_the_counter_at_one_in_the_morning,
     the_silence_alert_waits_for_each_days_own_close,
     pharmacies_enrolled_before_opening_hours_get_their_hours_from_the_migration,
+    an_admin_enrols_a_late_pharmacy_with_a_half_day_saturday_from_the_console,
 );
 
 fn late_hours() -> Value {
@@ -313,4 +315,85 @@ async fn pharmacies_enrolled_before_opening_hours_get_their_hours_from_the_migra
         each_weekday(json!({"open": "00:00", "close": "08:00"})),
         "an early close is not read as after midnight: {p2}"
     );
+}
+
+/// The console's enrolment form takes hours per weekday, names a bad time, and lists the week.
+async fn an_admin_enrols_a_late_pharmacy_with_a_half_day_saturday_from_the_console(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    app.set_password(&app.admin, PASSWORD).await;
+    let admin = ConsoleClient::signed_in(&app, &app.admin).await;
+    let page = admin.get("/console/pharmacies").await;
+    assert!(
+        page.body
+            .contains("name=\"close_sat\" size=\"5\" value=\"18:00\""),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf),
+        ("ods_code".into(), "FH007".into()),
+        ("name".into(), "Late Pharmacy".into()),
+        ("timezone".into(), "Europe/London".into()),
+    ];
+    for d in &sotto_tests::WEEKDAYS[..5] {
+        form.push((format!("open_{d}"), "08:00".into()));
+        form.push((format!("close_{d}"), "01:00".into()));
+    }
+    form.push(("open_sat".into(), "09:00".into()));
+    form.push(("close_sat".into(), "13:00".into()));
+    let mut bad = form.clone();
+    bad.push(("close_sun".into(), "25:00".into()));
+    bad.push(("open_sun".into(), "10:00".into()));
+    let before = app.snapshot().await;
+
+    let refused = post_form(&admin, &bad).await;
+
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains("id=\"opening_hours.sun.close-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"25:00\""),
+        "what was typed is kept"
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    let made = post_form(&admin, &form).await;
+
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let (_, all) = app.get(&app.admin.token, "/api/v1/pharmacies").await;
+    let p = &all[0];
+    assert_eq!(
+        p["opening_hours"]["sat"],
+        json!({"open": "09:00", "close": "13:00"})
+    );
+    assert_eq!(
+        p["opening_hours"]["fri"],
+        json!({"open": "08:00", "close": "01:00"})
+    );
+    assert_eq!(p["closed_weekdays"], json!(["sun"]));
+    let list = admin.get("/console/pharmacies").await;
+    assert!(
+        list.body
+            .contains("mon–fri 08:00–01:00 (next day), sat 09:00–13:00, sun closed"),
+        "{}",
+        list.body
+    );
+}
+
+async fn post_form(c: &ConsoleClient, form: &[(String, String)]) -> sotto_tests::console::Page {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    c.post("/console/pharmacies", &pairs).await
 }

@@ -10,6 +10,7 @@ pub mod html;
 pub mod password;
 pub mod person;
 pub mod pharmacies;
+mod pharmacy_hours;
 pub mod risk;
 pub mod session;
 pub mod signin;
