@@ -68,6 +68,7 @@ impl Directions {
 
 /// A prescription as it arrives from the API, before validation.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PrescriptionDraft {
     pub medicine: Medicine,
     pub daily_dose_mg: f64,

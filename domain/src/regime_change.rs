@@ -18,6 +18,7 @@ const MAX_REASON_CHARS: usize = 2000;
 /// A regime change as it arrives from the API, before validation. Omitted parts are carried
 /// over from the regime in force on `effective_from`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegimeChangeDraft {
     pub effective_from: NaiveDate,
     pub daily_dose_mg: Option<f64>,

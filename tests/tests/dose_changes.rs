@@ -22,6 +22,7 @@ const WAIT: Duration = Duration::from_secs(20);
 on_each_backend!(
     weekly_take_home_from_a_day_already_supplied_starts_the_next_day_and_never_shows_c_unsupplied,
     a_regime_change_effective_in_the_past_is_refused_and_changes_nothing,
+    a_misspelt_field_in_a_change_or_prescription_is_refused_not_ignored,
     a_prescription_starting_on_a_closed_day_is_refused_naming_the_nearest_open_days,
 );
 
@@ -290,4 +291,46 @@ async fn a_prescription_starting_on_a_closed_day_is_refused_naming_the_nearest_o
     // The open day offered is accepted.
     app.prescribe(&w, monday + Days::new(1), daily_supervised())
         .await;
+}
+
+async fn a_misspelt_field_in_a_change_or_prescription_is_refused_not_ignored(backend: Backend) {
+    // "daily_dose" for "daily_dose_mg": ignored, the pattern would change and the dose not.
+    let app = TestApp::spawn(backend).await;
+    let w = app.world().await;
+    let p = app.prescribe(&w, next_monday(), daily_supervised()).await;
+    let before = app.snapshot().await;
+    let change = json!({"effective_from": (next_monday() + Days::new(7)).to_string(),
+                        "daily_dose": 40, "reason": "reduce",
+                        "collections": [{"weekday": "mon", "days": 7, "supervised": false}]});
+    let mut prescription = prescription_body(next_monday() + Days::new(14), 14, daily_supervised());
+    prescription["collections"][0]["supervise"] = json!(false);
+
+    for (path, body, field) in [
+        (
+            format!(
+                "/api/v1/prescriptions/{}/regime-changes",
+                p["id"].as_str().unwrap()
+            ),
+            change,
+            "daily_dose",
+        ),
+        (
+            format!("/api/v1/service-users/{}/prescriptions", w.service_user),
+            prescription,
+            "collections[0].supervise",
+        ),
+    ] {
+        let (status, problem) = app.post(&w.clinician.token, &path, body).await;
+
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field"),
+            "{problem}"
+        );
+    }
+    assert_eq!(app.snapshot().await, before, "nothing stored changed");
 }
