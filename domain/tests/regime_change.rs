@@ -461,3 +461,34 @@ fn a_change_is_refused_when_every_remaining_dose_was_handed_over() {
         errors[0].message
     );
 }
+
+#[test]
+fn a_bank_holiday_dose_handed_over_the_day_before_stays_supplied_and_the_change_follows_it() {
+    // Friday 27 November is a closure: Thursday hands over Thursday (supervised) and Friday.
+    let mut calendar = closed_sundays();
+    calendar.closures.insert(d(11, 27));
+    let prescription = prescription(daily_supervised_sat_covers_sun(), &calendar);
+    let supplies = [supervised_on(d(11, 26), &[d(11, 27)])];
+    let ctx = ChangeContext {
+        today: d(11, 26),
+        supplies: &supplies,
+    };
+    let draft = RegimeChangeDraft {
+        daily_dose_mg: Some(50.0),
+        ..change(d(11, 26))
+    };
+
+    let plan = prescription
+        .plan_regime_change(&draft, &calendar, ctx)
+        .unwrap();
+
+    assert_eq!(plan.effect.kept_as_supplied, vec![d(11, 26), d(11, 27)]);
+    assert_eq!(plan.regime.effective_from, d(11, 28));
+    let schedule = prescription.with_regime(plan.regime).schedule(&calendar);
+    assert_eq!(
+        schedule.dose_for(d(11, 27)).unwrap().dose_mg,
+        mg(60.0),
+        "the bank-holiday dose already at home keeps its dose"
+    );
+    assert_eq!(schedule.dose_for(d(11, 28)).unwrap().dose_mg, mg(50.0));
+}
