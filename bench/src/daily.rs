@@ -90,13 +90,14 @@ pub async fn run(scale: Scale, table: &mut Table) -> anyhow::Result<()> {
 }
 
 fn calendar(p: usize, today: NaiveDate) -> PharmacyCalendar {
+    let closed: &[Weekday] = if seed::closed_on_sunday(p) {
+        &[Weekday::Sun]
+    } else {
+        &[]
+    };
     PharmacyCalendar {
-        closed_weekdays: if seed::closed_on_sunday(p) {
-            vec![Weekday::Sun]
-        } else {
-            vec![]
-        },
         closures: seed::closure(p, today).into_iter().collect(),
+        ..PharmacyCalendar::closed_on(closed)
     }
 }
 
@@ -335,10 +336,7 @@ async fn set_based(
             .map_err(|_| anyhow::anyhow!("bad weekday"))?;
         calendars.insert(
             r.try_get("id")?,
-            PharmacyCalendar {
-                closed_weekdays,
-                closures: BTreeSet::new(),
-            },
+            PharmacyCalendar::closed_on(&closed_weekdays),
         );
     }
     for r in sqlx::query("SELECT pharmacy_id, date FROM closures")

@@ -11,6 +11,7 @@ use crate::weekday::Weekday;
 /// One collection day of the weekly pattern: on `weekday` the person collects `days` days' doses;
 /// if `supervised`, the first of those doses is taken at the counter, the rest are take-home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Collection {
     /// The weekday of the collection.
     pub weekday: Weekday,

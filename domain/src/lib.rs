@@ -4,9 +4,11 @@
 #![forbid(unsafe_code)]
 
 mod calendar;
+mod change_plan;
 pub mod clock;
 mod collections;
 mod error;
+mod hours;
 mod ledger;
 mod medicine;
 mod missed;
@@ -18,9 +20,13 @@ mod supplies;
 mod weekday;
 
 pub use calendar::PharmacyCalendar;
+pub use change_plan::{ChangeContext, DayChange, RegimeChangeEffect, RegimeChangePlan};
 pub use clock::{Clock, SystemClock};
 pub use collections::{Collection, WeeklyCollections};
 pub use error::FieldError;
+pub use hours::{
+    DayHours, DayHoursText, OpeningHours, OpeningHoursText, local_instant, parse_hh_mm,
+};
 pub use ledger::{
     Assessment, DayAccount, DayState, HoldSpan, InHand, LOOKBACK_DAYS, Ledger, LedgerInput, NoDose,
     PrescribedSchedule, assess,

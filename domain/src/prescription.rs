@@ -68,6 +68,7 @@ impl Directions {
 
 /// A prescription as it arrives from the API, before validation.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PrescriptionDraft {
     pub medicine: Medicine,
     pub daily_dose_mg: f64,
@@ -100,6 +101,26 @@ pub struct Prescription {
     regimes: Vec<Regime>,
 }
 
+/// Why a prescription cannot start on a closed day, naming the open days either side: its first
+/// dose could never be handed over (nothing earlier in the prescription to move it to).
+fn closed_start(date: NaiveDate, why: &str, calendar: &PharmacyCalendar) -> String {
+    let (before, after) = calendar.nearest_open_days(date);
+    let days: Vec<String> = [before, after]
+        .into_iter()
+        .flatten()
+        .map(|d| format!("{d} ({})", crate::weekday::Weekday::of(d)))
+        .collect();
+    let advice = if days.is_empty() {
+        "the pharmacy has no open day within a year".to_string()
+    } else {
+        format!("start on the nearest open day: {}", days.join(" or "))
+    };
+    format!(
+        "the pharmacy is closed on {date} ({why}), so the first dose could never be handed \
+         over; {advice}"
+    )
+}
+
 impl Prescription {
     /// Validates a draft, collecting every problem so the clinician fixes them in one go.
     pub fn new(
@@ -127,11 +148,20 @@ impl Prescription {
         let dose = DoseMg::parse_mg(draft.daily_dose_mg, draft.medicine)
             .map_err(|message| errors.push(FieldError::new("daily_dose_mg", message)))
             .ok();
-        let collections =
-            WeeklyCollections::parse(draft.collections, &calendar.closed_weekdays, "collections")
-                .map_err(|e| errors.extend(e))
-                .ok();
+        let collections = WeeklyCollections::parse(
+            draft.collections,
+            &calendar.closed_weekdays(),
+            "collections",
+        )
+        .map_err(|e| errors.extend(e))
+        .ok();
         errors.extend(draft.directions.errors());
+        if let Some(why) = calendar.closed_because(draft.start_date) {
+            errors.push(FieldError::new(
+                "start_date",
+                closed_start(draft.start_date, &why, calendar),
+            ));
+        }
         match (dose, collections) {
             (Some(daily_dose), Some(collections)) if errors.is_empty() => Ok(Prescription {
                 medicine: draft.medicine,

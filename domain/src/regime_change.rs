@@ -18,6 +18,7 @@ const MAX_REASON_CHARS: usize = 2000;
 /// A regime change as it arrives from the API, before validation. Omitted parts are carried
 /// over from the regime in force on `effective_from`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegimeChangeDraft {
     pub effective_from: NaiveDate,
     pub daily_dose_mg: Option<f64>,
@@ -65,7 +66,7 @@ impl Prescription {
         let collections = match &draft.collections {
             None => Some(current.collections.clone()),
             Some(items) => {
-                WeeklyCollections::parse(items.clone(), &calendar.closed_weekdays, "collections")
+                WeeklyCollections::parse(items.clone(), &calendar.closed_weekdays(), "collections")
                     .map_err(|e| errors.extend(e))
                     .ok()
             }

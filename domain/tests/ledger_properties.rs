@@ -107,7 +107,6 @@ fn plans() -> impl Strategy<Value = Plan> {
 /// The calendar as known on `today`: Sundays closed, and the closures posted by then.
 fn calendar_on(plan: &Plan, today: NaiveDate) -> PharmacyCalendar {
     PharmacyCalendar {
-        closed_weekdays: vec![Weekday::Sun],
         closures: plan
             .closures
             .iter()
@@ -116,6 +115,7 @@ fn calendar_on(plan: &Plan, today: NaiveDate) -> PharmacyCalendar {
             // A closure is never posted for a day already gone.
             .filter(|d| *d > day(0))
             .collect(),
+        ..PharmacyCalendar::closed_on(&[Weekday::Sun])
     }
 }
 

@@ -219,16 +219,57 @@ fn a_prescription_starting_mid_span_gets_a_bridging_instalment_on_the_start_day(
 }
 
 #[test]
-fn a_bridging_instalment_on_a_closed_start_day_cannot_be_supplied() {
+fn a_prescription_may_not_start_on_a_closed_weekday_and_names_the_nearest_open_days() {
     let calendar = closed_sundays();
     let mut draft = draft(daily_supervised_sat_covers_sun());
     draft.start_date = d(11, 29);
 
-    let schedule = Prescription::new(draft, &calendar)
-        .unwrap()
-        .schedule(&calendar);
+    let errors = Prescription::new(draft, &calendar).unwrap_err();
 
-    assert!(schedule.dose_for(d(11, 29)).unwrap().pharmacy_closed);
+    assert_eq!(
+        errors,
+        vec![FieldError::new(
+            "start_date",
+            "the pharmacy is closed on 2026-11-29 (closed on sun), so the first dose could never \
+             be handed over; start on the nearest open day: 2026-11-28 (sat) or 2026-11-30 (mon)"
+        )]
+    );
+}
+
+#[test]
+fn a_prescription_may_not_start_on_a_bank_holiday_after_a_closed_sunday() {
+    let mut calendar = closed_sundays();
+    calendar.closures.insert(d(11, 30));
+    let mut draft = draft(daily_supervised_sat_covers_sun());
+    draft.start_date = d(11, 30);
+
+    let errors = Prescription::new(draft, &calendar).unwrap_err();
+
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "start_date");
+    assert!(
+        errors[0].message.contains("(a recorded closure)")
+            && errors[0]
+                .message
+                .contains("2026-11-28 (sat) or 2026-12-01 (tue)"),
+        "skips the closed Sunday and names Tuesday: {}",
+        errors[0].message
+    );
+}
+
+#[test]
+fn a_closure_recorded_later_on_a_stored_start_day_still_blocks_its_first_dose() {
+    // Stored before the closure was known: the schedule says plainly nothing can be supplied.
+    let open = PharmacyCalendar::default();
+    let mut draft = draft(daily_supervised_sat_covers_sun());
+    draft.start_date = d(11, 24);
+    let stored = Prescription::new(draft, &open).unwrap();
+    let mut calendar = closed_sundays();
+    calendar.closures.insert(d(11, 24));
+
+    let schedule = stored.schedule(&calendar);
+
+    assert!(schedule.dose_for(d(11, 24)).unwrap().pharmacy_closed);
 }
 
 #[test]

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
             if let Some(b) = parse::<pharmacies::CreatePharmacy>(body) {
                 let _ = OdsCode::parse("ods_code", &b.ods_code);
                 let _ = Name::parse("name", &b.name);
-                let _ = values::parse_closing_time("closing_time", &b.closing_time);
+                let _ = b.hours();
                 let _ = values::parse_timezone("timezone", &b.timezone);
             }
         }
@@ -111,8 +111,8 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
 /// Closed on Sundays and on Tuesday 2026-12-01, so closures move instalments.
 fn calendar() -> PharmacyCalendar {
     PharmacyCalendar {
-        closed_weekdays: vec![Weekday::Sun],
         closures: BTreeSet::from([NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()]),
+        ..PharmacyCalendar::closed_on(&[Weekday::Sun])
     }
 }
 

@@ -1,8 +1,9 @@
 //! Closing the day: every person whose prescription covers the day and who had no dose in hand
 //! is reported as missed, then the day itself is reported closed (API.md, `POST
-//! /api/close-day`). Runs by itself at the pharmacy's closing time and, at start-up, for every
-//! day since enrolment the client was down for; on request for any past day, and for today
-//! before its closing time only when the pharmacist says so ("close early"): closing today
+//! /api/close-day`). Runs by itself at each trading day's own close (its opening hours, in the
+//! pharmacy's zone; a close after midnight belongs to the day that opened) and, at start-up,
+//! for every day since enrolment the client was down for; on request for any past day, and for
+//! a day before its own close only when the pharmacist says so ("close early"): closing today
 //! reports everyone not yet supplied as missed and refuses any later supply. Never a future day.
 //!
 //! Closing is serialised (one at a time) and each day is closed once: the store remembers it.
@@ -11,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, SubsecRound};
+use chrono::{DateTime, NaiveDate, NaiveTime, SubsecRound, TimeZone, Utc};
 use sotto_domain::PharmacyCalendar;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -105,18 +106,19 @@ impl Closer {
         };
         // Stored to the millisecond: answer with exactly what was stored.
         let now = self.clock.now().trunc_subsecs(3);
-        let local = now
-            .with_timezone(&counter::zone(Some(&pharmacy)))
-            .naive_local();
-        let today = local.date();
+        let zone = counter::zone(Some(&pharmacy));
+        let today = now.with_timezone(&zone).date_naive();
         if date > today {
             return Ok(Err(CloseRefused::Future { today }));
         }
-        if !counter::calendar(&pharmacy).is_open(date) {
+        let calendar = counter::calendar(&pharmacy);
+        if !calendar.is_open(date) {
             return Ok(Ok(Closed::PharmacyClosed));
         }
-        let closes_at = parse_closing_time(&pharmacy.closing_time);
-        let early = date == today && closes_at.is_none_or(|t| local.time() < t);
+        // Early: before the day's own close (which may fall after midnight).
+        let closes = calendar.closes_at(date, &zone);
+        let early = closes.map_or(date == today, |at| now < at);
+        let closes_at = closes.map(|at| at.with_timezone(&zone).time());
         // A day closed before answers as such (nothing is reported twice), early or not.
         if early && !request.early && !self.store.closed_days().await?.contains(&date) {
             return Ok(Err(CloseRefused::BeforeClosingTime { closes_at }));
@@ -136,28 +138,19 @@ impl Closer {
         Ok(Ok(Closed::Day(closed)))
     }
 
-    /// Closes every day that is due: each open day from enrolment to yesterday not closed yet
-    /// (the client was down, or off, at closing time), and today once closing time has passed.
+    /// Closes every day that is due: each trading day from enrolment whose own close (its
+    /// opening hours, in the pharmacy's zone, after midnight for a late close) has passed and
+    /// that is not closed yet — today's once its close has passed, and any the client was down
+    /// or off for.
     pub(crate) async fn close_due_days(&self) -> Result<(), Error> {
         let meta = self.store.meta().await?;
         let (Some(pharmacy), Some(enrolled_on)) = (meta.pharmacy, meta.enrolled_on) else {
             return Ok(());
         };
-        let now = self
-            .clock
-            .now()
-            .with_timezone(&counter::zone(Some(&pharmacy)))
-            .naive_local();
-        let closing_time = parse_closing_time(&pharmacy.closing_time);
-        if closing_time.is_none() {
-            tracing::warn!(
-                closing_time = %pharmacy.closing_time,
-                "closing time is not HH:MM; today will be closed tomorrow"
-            );
-        }
+        let zone = counter::zone(Some(&pharmacy));
         let closed = self.store.closed_days().await?;
         let calendar = counter::calendar(&pharmacy);
-        for date in due_days(enrolled_on, now, closing_time, &closed, &calendar) {
+        for date in due_days(enrolled_on, self.clock.now(), &zone, &closed, &calendar) {
             // A refusal here means the data changed under us (e.g. a new zone): next tick.
             let request = CloseRequest {
                 date,
@@ -185,85 +178,120 @@ pub(crate) async fn run(closer: Arc<Closer>, every: Duration, shutdown: Cancella
     }
 }
 
-/// `HH:MM` → a time of day.
-pub(crate) fn parse_closing_time(text: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
-}
-
-/// The days to close at local time `now`: open days from `enrolled_on` up to yesterday, and
-/// today from `closing_time` on, that are not in `closed`.
-fn due_days(
+/// The days to close at `now`: open days from `enrolled_on` whose trading day has closed in
+/// `zone` (each at its own close, across DST changes), that are not in `closed`.
+fn due_days<Tz: TimeZone>(
     enrolled_on: NaiveDate,
-    now: NaiveDateTime,
-    closing_time: Option<NaiveTime>,
+    now: DateTime<Utc>,
+    zone: &Tz,
     closed: &BTreeSet<NaiveDate>,
     calendar: &PharmacyCalendar,
 ) -> Vec<NaiveDate> {
-    let today = now.date();
-    let last = if closing_time.is_some_and(|t| now.time() >= t) {
-        Some(today)
-    } else {
-        today.pred_opt()
-    };
-    let Some(last) = last else {
-        return Vec::new();
-    };
+    let today = now.with_timezone(zone).date_naive();
     enrolled_on
         .iter_days()
-        .take_while(|d| *d <= last)
-        .filter(|d| calendar.is_open(*d) && !closed.contains(d))
+        .take_while(|d| *d <= today)
+        .filter(|d| !closed.contains(d))
+        .filter(|d| calendar.closes_at(*d, zone).is_some_and(|at| at <= now))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sotto_domain::Weekday;
+    use chrono::NaiveTime;
+    use chrono_tz::Europe::London;
+    use sotto_domain::{DayHours, OpeningHours, Weekday};
 
-    fn d(day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    fn d(month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, month, day).unwrap()
     }
 
-    fn at(day: u32, hh: u32, mm: u32) -> NaiveDateTime {
-        d(day).and_hms_opt(hh, mm, 0).unwrap()
+    /// `hh:mm` London time on 2026-`month`-`day`.
+    fn at(month: u32, day: u32, hh: u32, mm: u32) -> DateTime<Utc> {
+        let local = d(month, day).and_hms_opt(hh, mm, 0).unwrap();
+        sotto_domain::local_instant(&London, local)
     }
 
-    fn six() -> Option<NaiveTime> {
-        parse_closing_time("18:00")
+    fn open_till_six() -> PharmacyCalendar {
+        PharmacyCalendar::closed_on(&[])
+    }
+
+    /// Open 08:00 to 01:00 the next morning, every day.
+    fn late() -> PharmacyCalendar {
+        let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        PharmacyCalendar {
+            hours: OpeningHours::every_day(DayHours::new(t(8), t(1)).unwrap()),
+            closures: BTreeSet::new(),
+        }
     }
 
     #[test]
-    fn today_is_due_only_from_closing_time() {
-        let open = PharmacyCalendar::default();
+    fn today_is_due_only_from_its_closing_time() {
         let none = BTreeSet::new();
-        assert_eq!(due_days(d(23), at(23, 17, 59), six(), &none, &open), vec![]);
-        assert_eq!(
-            due_days(d(23), at(23, 18, 0), six(), &none, &open),
-            vec![d(23)]
-        );
-        assert_eq!(due_days(d(23), at(23, 23, 0), None, &none, &open), vec![]);
+        let due = |now| due_days(d(11, 23), now, &London, &none, &open_till_six());
+        assert_eq!(due(at(11, 23, 17, 59)), vec![]);
+        assert_eq!(due(at(11, 23, 18, 0)), vec![d(11, 23)]);
     }
 
     #[test]
     fn days_missed_while_down_are_due_except_closed_ones_and_those_done() {
         // Sunday 29 November is a closed weekday.
-        let calendar = PharmacyCalendar {
-            closed_weekdays: vec![Weekday::Sun],
-            ..Default::default()
-        };
-        let closed = BTreeSet::from([d(27)]);
+        let calendar = PharmacyCalendar::closed_on(&[Weekday::Sun]);
+        let closed = BTreeSet::from([d(11, 27)]);
         assert_eq!(
-            due_days(d(26), at(30, 9, 0), six(), &closed, &calendar),
-            vec![d(26), d(28)]
+            due_days(d(11, 26), at(11, 30, 9, 0), &London, &closed, &calendar),
+            vec![d(11, 26), d(11, 28)]
         );
     }
 
     #[test]
-    fn closing_times_parse() {
+    fn a_close_after_midnight_closes_the_day_that_opened_the_next_morning() {
+        let none = BTreeSet::new();
+        let due = |now| due_days(d(11, 23), now, &London, &none, &late());
+        assert_eq!(due(at(11, 23, 23, 30)), vec![], "Monday is still trading");
+        assert_eq!(due(at(11, 24, 0, 59)), vec![], "still Monday's trading day");
+        assert_eq!(due(at(11, 24, 1, 0)), vec![d(11, 23)]);
         assert_eq!(
-            parse_closing_time("18:30"),
-            NaiveTime::from_hms_opt(18, 30, 0)
+            due(at(11, 24, 18, 0)),
+            vec![d(11, 23)],
+            "Tuesday runs till 01:00"
         );
-        assert_eq!(parse_closing_time("6pm"), None);
+    }
+
+    #[test]
+    fn across_the_clock_changes_each_day_is_due_at_its_own_local_close() {
+        let none = BTreeSet::new();
+        let calendar = open_till_six();
+        // Spring: Sunday 29 March closes at 18:00 BST, 17:00 UTC.
+        let sunday = d(3, 29);
+        let spring = |utc_hour| {
+            let now = Utc.with_ymd_and_hms(2026, 3, 29, utc_hour, 0, 0).unwrap();
+            due_days(sunday, now, &London, &none, &calendar)
+        };
+        assert_eq!(spring(16), vec![]);
+        assert_eq!(spring(17), vec![sunday]);
+        // Autumn: Sunday 25 October closes at 18:00 GMT, 18:00 UTC.
+        let sunday = d(10, 25);
+        let autumn = |utc_hour| {
+            let now = Utc.with_ymd_and_hms(2026, 10, 25, utc_hour, 0, 0).unwrap();
+            due_days(sunday, now, &London, &none, &calendar)
+        };
+        assert_eq!(autumn(17), vec![]);
+        assert_eq!(autumn(18), vec![sunday]);
+    }
+
+    #[test]
+    fn a_half_day_saturday_is_closed_at_its_own_early_close() {
+        let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+        let calendar = PharmacyCalendar {
+            hours: OpeningHours::every_day(DayHours::new(t(9), t(18)).unwrap())
+                .with(Weekday::Sat, DayHours::new(t(9), t(13))),
+            closures: BTreeSet::new(),
+        };
+        let none = BTreeSet::new();
+        let due = |now| due_days(d(11, 28), now, &London, &none, &calendar);
+        assert_eq!(due(at(11, 28, 12, 59)), vec![]);
+        assert_eq!(due(at(11, 28, 13, 0)), vec![d(11, 28)]);
     }
 }

@@ -210,7 +210,7 @@ fn schedules(prescriptions: &[PrescriptionState]) -> Vec<PrescribedSchedule> {
 /// The pharmacy's opening pattern, as the shared rules want it.
 pub fn calendar(pharmacy: &PharmacyInfo) -> PharmacyCalendar {
     PharmacyCalendar {
-        closed_weekdays: pharmacy.closed_weekdays.clone(),
+        hours: pharmacy.hours(),
         closures: pharmacy.closures.iter().copied().collect(),
     }
 }

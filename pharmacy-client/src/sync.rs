@@ -80,6 +80,7 @@ mod tests {
                 timezone: "Europe/London".into(),
                 closures: vec![],
                 service_phone: None,
+                opening_hours: None,
             },
             people: vec![],
         }

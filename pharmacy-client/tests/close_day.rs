@@ -331,3 +331,90 @@ async fn consecutive_missed_days_show_e_until_a_prescriber_review() {
     client.wait_for_code("SU-D", "A").await;
     client.stop().await;
 }
+
+/// A snapshot whose pharmacy opens every day from `open` to `close` (`HH:MM`).
+fn snapshot_with_hours(
+    seq: u64,
+    pharmacy_id: &str,
+    open: &str,
+    close: &str,
+    people: Vec<PersonState>,
+) -> ServerBody {
+    let day = sotto_domain::DayHours::new(
+        sotto_domain::parse_hh_mm(open).unwrap(),
+        sotto_domain::parse_hh_mm(close).unwrap(),
+    )
+    .unwrap();
+    let mut info = pharmacy(pharmacy_id);
+    info.opening_hours = Some(sotto_domain::OpeningHours::every_day(day));
+    ServerBody::Snapshot {
+        seq,
+        pharmacy: info,
+        people,
+    }
+}
+
+#[tokio::test]
+async fn a_late_pharmacys_day_closes_by_itself_at_one_the_next_morning() {
+    // Open 08:00–01:00; the older closing_time (18:00) in the message is not what counts.
+    let (client, mut server, _dir, clock) = start_at(london(nov(9), 17, 0), |id| {
+        snapshot_with_hours(1, id, "08:00", "01:00", vec![daily_supervised("d", "SU-D")])
+    })
+    .await;
+
+    for (date, hh, mm) in [(nov(9), 18, 0), (nov(9), 23, 59), (nov(10), 0, 59)] {
+        clock.set(london(date, hh, mm));
+        assert!(
+            server
+                .new_reports_within(Duration::from_millis(300))
+                .await
+                .is_empty(),
+            "Monday is still trading at {date} {hh}:{mm}"
+        );
+    }
+    clock.set(london(nov(10), 1, 0));
+
+    assert_eq!(
+        describe(&server.expect_reports(2).await),
+        ["missed d 2026-11-09", "closed 2026-11-09"]
+    );
+    client.stop().await;
+}
+
+#[tokio::test]
+async fn when_the_clocks_go_back_a_close_at_half_past_one_waits_for_its_second_occurrence() {
+    // Saturday 24 October, open 08:00–01:30; on Sunday the clocks go back at 02:00 BST, so
+    // 01:30 happens at 00:30 UTC (BST) and again at 01:30 UTC (GMT).
+    use chrono::TimeZone;
+    let oct = |day| NaiveDate::from_ymd_opt(2026, 10, day).unwrap();
+    let utc = |day, hh, mm| {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 10, day, hh, mm, 0)
+            .unwrap()
+    };
+    let person = person_on(
+        "d",
+        "SU-D",
+        prescription(oct(24), oct(30), 60, true, |_| true, Directions::default()),
+    );
+    let (client, mut server, _dir, clock) = start_at(utc(24, 10, 0), |id| {
+        snapshot_with_hours(1, id, "08:00", "01:30", vec![person])
+    })
+    .await;
+
+    clock.set(utc(25, 0, 30));
+    assert!(
+        server
+            .new_reports_within(Duration::from_millis(300))
+            .await
+            .is_empty(),
+        "the first 01:30 (BST) is still Saturday's trading day"
+    );
+    clock.set(utc(25, 1, 30));
+
+    assert_eq!(
+        describe(&server.expect_reports(2).await),
+        ["missed d 2026-10-24", "closed 2026-10-24"]
+    );
+    client.stop().await;
+}

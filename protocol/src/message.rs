@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sotto_domain::{Directions, DoseDay, DoseMg, HoldKind, Weekday};
+use sotto_domain::{Directions, DoseDay, DoseMg, HoldKind, OpeningHours, Weekday};
 
 use crate::{MAX_MESSAGE_BYTES, VERSION};
 
@@ -105,14 +105,32 @@ pub struct PharmacyInfo {
     pub id: String,
     pub ods_code: String,
     pub name: String,
+    /// Derived from `opening_hours` (the weekdays without hours); kept so older stores and
+    /// messages still decode.
     pub closed_weekdays: Vec<Weekday>,
-    /// `HH:MM` local time.
+    /// `HH:MM` local time: the closing time most days share, derived from `opening_hours`.
     pub closing_time: String,
     /// IANA zone name.
     pub timezone: String,
     pub closures: Vec<NaiveDate>,
     /// The treatment service's number, shown with codes D and E.
     pub service_phone: Option<String>,
+    /// Each weekday's opening and closing time: the counter closes each trading day at its
+    /// own close. Absent in what older servers sent; see [`PharmacyInfo::hours`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_hours: Option<OpeningHours>,
+}
+
+impl PharmacyInfo {
+    /// The pharmacy's opening hours: as sent, or (from an older server or store) every weekday
+    /// not closed from 09:00 to `closing_time` (18:00 if that cannot be read).
+    pub fn hours(&self) -> OpeningHours {
+        self.opening_hours.clone().unwrap_or_else(|| {
+            let closing = sotto_domain::parse_hh_mm(&self.closing_time)
+                .unwrap_or_else(|| chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("a time"));
+            OpeningHours::from_legacy(&self.closed_weekdays, closing)
+        })
+    }
 }
 
 /// Pharmacy → server.
@@ -389,5 +407,28 @@ mod tests {
             decode::<ServerMessage>(&big),
             Err(DecodeError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn pharmacy_details_without_opening_hours_still_decode_and_derive_them() {
+        let old = br#"{"id":"p","ods_code":"F1","name":"P","closed_weekdays":["sun"],
+            "closing_time":"17:30","timezone":"Europe/London","closures":[],"service_phone":null}"#;
+        let info: PharmacyInfo = serde_json::from_slice(old).unwrap();
+        let hours = info.hours();
+        assert_eq!(hours.on(Weekday::Sun), None);
+        let mon = hours.on(Weekday::Mon).unwrap();
+        assert_eq!(
+            mon.close(),
+            chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap()
+        );
+        let with_hours = PharmacyInfo {
+            opening_hours: Some(hours.clone()),
+            ..info
+        };
+        let json = serde_json::to_string(&with_hours).unwrap();
+        assert_eq!(
+            serde_json::from_str::<PharmacyInfo>(&json).unwrap(),
+            with_hours
+        );
     }
 }

@@ -227,6 +227,19 @@ impl Counter {
         (code, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// POSTs JSON to the counter's API (status code, body).
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("client answers");
+        let code = res.status().as_u16();
+        (code, res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn health(&self) -> Value {
         self.http
             .get(self.url("/healthz"))

@@ -54,6 +54,22 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Generates `sqlite::NAME` and `postgres::NAME` tests from `async fn NAME(backend: Backend)`,
+/// for scenarios that build their own world (e.g. a [`push::PushWorld`] with a counter).
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Sqlite).await; } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Postgres).await; } )*
+        }
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -451,6 +467,28 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Prescribes for the world's person from `start` for 14 days (201 expected); returns the
+    /// prescription as the API answered.
+    pub async fn prescribe(
+        &self,
+        w: &World,
+        start: chrono::NaiveDate,
+        collections: Value,
+    ) -> Value {
+        let path = format!("/api/v1/service-users/{}/prescriptions", w.service_user);
+        let (status, p) = self
+            .post(
+                &w.clinician.token,
+                &path,
+                prescription_body(start, 14, collections),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{p}");
+        p
+    }
+}
+
 pub fn service_user_body(
     reference: &str,
     pharmacy: &str,
@@ -474,6 +512,26 @@ pub fn daily_supervised() -> Value {
     ])
 }
 
+/// The API's weekday names, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A supervised collection every day of the week.
+pub fn every_day_supervised() -> Value {
+    WEEKDAYS
+        .iter()
+        .map(|d| json!({"weekday": d, "days": 1, "supervised": true}))
+        .collect()
+}
+
+/// The same value for every weekday, e.g. the same opening hours each day.
+pub fn each_weekday(value: Value) -> Value {
+    WEEKDAYS
+        .iter()
+        .map(|d| (d.to_string(), value.clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// A prescription body from `start` for `days` days on `collections`.
 pub fn prescription_body(start: chrono::NaiveDate, days: i64, collections: Value) -> Value {
     json!({"medicine": "methadone_oral_solution_1mg_ml", "daily_dose_mg": 60,
@@ -490,4 +548,16 @@ pub fn next_monday() -> chrono::NaiveDate {
     let today = chrono::Utc::now().date_naive();
     let ahead = (7 - today.weekday().num_days_from_monday()) % 7;
     today + chrono::Duration::days(i64::from(ahead))
+}
+
+/// Yesterday, or Saturday when yesterday was a Sunday: a recent start the world's pharmacy
+/// (closed on Sundays) is open on, since a prescription may not start on a closed day.
+pub fn recent_open_start() -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    if yesterday.weekday() == chrono::Weekday::Sun {
+        yesterday - chrono::Duration::days(1)
+    } else {
+        yesterday
+    }
 }

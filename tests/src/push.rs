@@ -154,15 +154,11 @@ impl PushWorld {
         // Started yesterday, every day a supervised collection: today is always code A, and
         // any day from today on can take a regime change.
         let start = chrono::Utc::now().date_naive() - Days::days(started_days_ago);
-        let every_day: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-            .iter()
-            .map(|d| json!({"weekday": d, "days": 1, "supervised": true}))
-            .collect();
         let (status, p) = app
             .post(
                 &clinician.token,
                 &format!("/api/v1/service-users/{service_user}/prescriptions"),
-                crate::prescription_body(start, 14, json!(every_day)),
+                crate::prescription_body(start, 14, crate::every_day_supervised()),
             )
             .await;
         assert_eq!(status, 201, "{p}");

@@ -210,7 +210,7 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(app: TestA
 
 async fn a_keyworker_gets_no_regime_change_form_and_403_when_posting_one(app: TestApp) {
     let w = app.world().await;
-    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let start = sotto_tests::recent_open_start();
     let (status, p) = app
         .post(
             &w.clinician.token,
@@ -277,7 +277,7 @@ async fn admins_pharmacists_and_unknown_ids_get_no_person_page(app: TestApp) {
 
 async fn regime_change_errors_read_as_the_api_words_them_with_the_input_kept(app: TestApp) {
     let w = app.world().await;
-    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let start = sotto_tests::recent_open_start();
     let (_, p) = app
         .post(
             &w.clinician.token,
@@ -636,7 +636,7 @@ async fn an_admin_enrols_a_pharmacy_and_sees_when_its_client_was_last_heard() {
 
 async fn lifting_previews_the_code_and_only_a_clinician_lifts_a_safety_hold(app: TestApp) {
     let w = app.world().await;
-    let start = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let start = sotto_tests::recent_open_start();
     let every_day: Vec<_> = ["mon", "tue", "wed", "thu", "fri", "sat"]
         .iter()
         .map(|d| json!({"weekday": d, "days": if *d == "sat" { 2 } else { 1 }, "supervised": true}))

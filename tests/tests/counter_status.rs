@@ -18,16 +18,7 @@ on_both_backends!(
 );
 
 async fn prescribe(app: &TestApp, w: &World, start: NaiveDate, collections: Value) -> Value {
-    let path = format!("/api/v1/service-users/{}/prescriptions", w.service_user);
-    let (status, p) = app
-        .post(
-            &w.clinician.token,
-            &path,
-            prescription_body(start, 14, collections),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{p}");
-    p
+    app.prescribe(w, start, collections).await
 }
 
 async fn status_on(app: &TestApp, w: &World, date: NaiveDate) -> Value {

@@ -328,15 +328,12 @@ async fn late_closures(backend: Backend) {
     );
     let server = server_code(&w, &w.service_user).await;
     assert_eq!(server["code"], "A", "the server agrees: {server}");
-    let page = reqwest::get(counter.url(&format!(
-        "/?reference={}",
-        sotto_tests::push::REFERENCE
-    )))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    let page = reqwest::get(counter.url(&format!("/?reference={}", sotto_tests::push::REFERENCE)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let said = format!(
         "Extra take-home dose for {}: the pharmacy is closed that day",
         tomorrow.format("%a %-d %b")

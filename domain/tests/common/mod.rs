@@ -28,10 +28,7 @@ pub fn daily_supervised_sat_covers_sun() -> Vec<Collection> {
 
 /// A pharmacy closed on Sundays.
 pub fn closed_sundays() -> PharmacyCalendar {
-    PharmacyCalendar {
-        closed_weekdays: vec![Weekday::Sun],
-        ..Default::default()
-    }
+    PharmacyCalendar::closed_on(&[Weekday::Sun])
 }
 
 /// Methadone 60 mg from Mon 2026-11-23 to Sun 2026-12-06 (14 days).

@@ -14,7 +14,7 @@ use super::api::close_refusal;
 use super::html::{esc, page};
 use super::page::{PageQuery, respond};
 use super::{AppState, View};
-use crate::closing::{CloseRefused, CloseRequest, ClosedBy, parse_closing_time};
+use crate::closing::{CloseRefused, CloseRequest, ClosedBy};
 
 /// The close-day form, as posted.
 #[derive(Debug, Deserialize)]
@@ -30,10 +30,12 @@ pub(super) fn section(view: &View) -> String {
     let Some(pharmacy) = view.meta.pharmacy.as_ref() else {
         return String::new();
     };
-    let when = parse_closing_time(&pharmacy.closing_time).map_or_else(
-        || "at closing time".to_string(),
-        |t| format!("at {}", t.format("%H:%M")),
-    );
+    let when = crate::counter::calendar(pharmacy)
+        .closes_at(view.today, &view.zone)
+        .map_or_else(
+            || "at closing time".to_string(),
+            |at| format!("at {}", at.with_timezone(&view.zone).format("%H:%M")),
+        );
     format!(
         "<details class=\"end-of-day\"><summary>End of the day</summary>\
          <p>This counter closes the day by itself {when}: anyone who has not had today's dose \

@@ -21,6 +21,7 @@ pub fn pharmacy(id: &str) -> PharmacyInfo {
         timezone: "Europe/London".into(),
         closures: vec![],
         service_phone: Some("0161 496 0000".into()),
+        opening_hours: None,
     }
 }
 

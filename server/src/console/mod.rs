@@ -12,6 +12,7 @@ pub mod ledger_view;
 pub mod password;
 pub mod person;
 pub mod pharmacies;
+mod pharmacy_hours;
 pub mod risk;
 pub mod session;
 pub mod signin;

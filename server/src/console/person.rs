@@ -14,8 +14,8 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sotto_domain::{
-    Collection, DoseDay, FieldError, HoldKind, Prescription, RegimeChangeDraft, Weekday,
-    status_code,
+    Collection, DoseDay, FieldError, HoldKind, Prescription, RegimeChangeDraft, RegimeChangeEffect,
+    Weekday, status_code,
 };
 use sqlx::Row;
 
@@ -28,7 +28,7 @@ use crate::dispensing::ingest::Dispense;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::holds::{check_may_lift, lift_hold, place_hold};
-use crate::http::prescriptions::{apply_regime_change, check_regime_change};
+use crate::http::prescriptions::{ChangeFacts, apply_regime_change, check_regime_change};
 use crate::http::service_users::load_visible;
 use crate::status;
 
@@ -874,7 +874,8 @@ fn regime_form(user: &ConsoleUser, p: &Stored, f: &RegimeForm, errors: &[FieldEr
         csrf = csrf_field(&user.csrf),
         eff = input(
             "effective_from",
-            "Effective from (a collection day, YYYY-MM-DD)",
+            "Effective from (today or later, a collection day, YYYY-MM-DD; doses already \
+             handed over stay as supplied)",
             "date",
             &f.effective_from
         ),
@@ -941,45 +942,49 @@ pub async fn regime_preview(
     let run = async {
         let draft = f.draft()?;
         let mut conn = st.store.pool().acquire().await?;
-        let calendar = db::pharmacies::calendar_of(&mut conn, &su.pharmacy_id).await?;
+        let facts = ChangeFacts::load(&mut conn, &su.pharmacy_id, &su.id).await?;
         drop(conn);
-        let (regime, _) = check_regime_change(&stored.prescription, &draft, &calendar)?;
-        let changed: Prescription = stored.prescription.with_regime(regime);
-        let schedule = changed.schedule(&calendar);
+        let (plan, _) = check_regime_change(&stored.prescription, &draft, &facts)?;
+        let effective = plan.regime.effective_from;
+        let changed: Prescription = stored.prescription.with_regime(plan.regime);
+        let schedule = changed.schedule(&facts.calendar);
         let holds: Vec<HoldKind> = db::holds::active(st.store.pool(), &su.id)
             .await?
             .iter()
             .map(|h| h.kind)
             .collect();
-        let on_day = status_code(&schedule.due_on(draft.effective_from), &holds, false);
+        let on_day = status_code(&schedule.due_on(effective), &holds, false);
         let days: Vec<DoseDay> = schedule
             .days()
             .iter()
-            .filter(|d| d.date >= draft.effective_from)
+            .filter(|d| d.date >= effective)
             .take(14)
             .copied()
             .collect();
         Ok::<_, Error>((
-            draft,
+            plan.effect,
             on_day,
             days,
+            facts.today,
             stamp(&st, &su).await?,
             stale_warning(&st, &su).await?,
         ))
     };
-    let (draft, on_day, days, stamp, stale) = match run.await {
+    let (effect, on_day, days, today, stamp, stale) = match run.await {
         Ok(v) => v,
         Err(e) => return regime_errors(&st, &user, &su.id, f, e).await,
     };
-    let today = chrono::Utc::now().date_naive();
     let cal = calendar(&days, today, &[], &BTreeSet::new(), &BTreeSet::new());
     let body = format!(
         "<p>You are about to change the regime of:</p>{identity}{stale}\
+         <p class=\"notice\" data-effect>{effect_notice}</p>{changes}\
          <p class=\"notice\" data-preview>From {eff} the pharmacy will see code <span class=\"code\" data-code>{code}</span> \
          on that day — {meaning}. The new calendar:</p>{cal}\
          <form method=\"post\" action=\"/console/prescriptions/{pid}/regime-changes\">{csrf}{hidden}{confirm}",
         identity = identity(&su),
-        eff = draft.effective_from,
+        effect_notice = esc(&effect.notice),
+        changes = changed_days_table(&effect),
+        eff = effect.effective_from,
         code = on_day.letter(),
         meaning = esc(on_day.meaning()),
         pid = esc(&stored.id),
@@ -1017,6 +1022,48 @@ pub async fn regime_change(
         Ok(_) => see_other(&format!("/console/people/{}#calendar", su.id)),
         Err(e) => regime_errors(&st, &user, &su.id, f, e).await,
     }
+}
+
+/// The days a regime change keeps as supplied and the days it changes, before and after, so
+/// the clinician sees exactly what the pharmacy will hand over differently.
+fn changed_days_table(effect: &RegimeChangeEffect) -> String {
+    let how = |d: &DoseDay| {
+        let way = if d.pharmacy_closed {
+            "cannot be supplied (pharmacy closed)".to_string()
+        } else if d.supervised {
+            "supervised".to_string()
+        } else if d.collect_on == d.date {
+            "take-home".to_string()
+        } else {
+            format!("take-home, collected {}", d.collect_on.format("%a %-d %b"))
+        };
+        format!("{} mg, {way}", d.dose_mg.as_mg())
+    };
+    let mut rows = String::new();
+    for date in &effect.kept_as_supplied {
+        rows.push_str(&format!(
+            "<tr data-kept=\"{date}\"><th scope=\"row\">{shown}</th><td colspan=\"2\">already \
+             supplied: stays as handed over</td></tr>",
+            shown = date.format("%a %-d %b"),
+        ));
+    }
+    for c in &effect.changed_days {
+        rows.push_str(&format!(
+            "<tr data-changed=\"{date}\"><th scope=\"row\">{shown}</th><td>{before}</td><td>{after}</td></tr>",
+            date = c.date,
+            shown = c.date.format("%a %-d %b"),
+            before = esc(&how(&c.before)),
+            after = esc(&how(&c.after)),
+        ));
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<table data-changes><caption>Days this change affects</caption><thead><tr>\
+         <th scope=\"col\">Day</th><th scope=\"col\">Now</th><th scope=\"col\">After the change</th>\
+         </tr></thead><tbody>{rows}</tbody></table>"
+    )
 }
 
 /// "The pharmacy will see code X — meaning": the preview's promise, in one wording everywhere.

@@ -12,6 +12,7 @@ use sqlx::Row;
 
 use super::caseload::short_time;
 use super::html::{self, csrf_field, error_summary, esc};
+use super::pharmacy_hours::{hours_summary, hours_table};
 use super::session::ConsoleUser;
 use crate::auth::Role;
 use crate::db;
@@ -92,6 +93,20 @@ pub struct EnrolForm {
     pub closed_fri: String,
     pub closed_sat: String,
     pub closed_sun: String,
+    pub open_mon: String,
+    pub close_mon: String,
+    pub open_tue: String,
+    pub close_tue: String,
+    pub open_wed: String,
+    pub close_wed: String,
+    pub open_thu: String,
+    pub close_thu: String,
+    pub open_fri: String,
+    pub close_fri: String,
+    pub open_sat: String,
+    pub close_sat: String,
+    pub open_sun: String,
+    pub close_sun: String,
 }
 
 impl EnrolForm {
@@ -110,12 +125,13 @@ impl EnrolForm {
 }
 
 pub async fn page(State(st): State<AppState>, user: ConsoleUser) -> Response {
-    let f = EnrolForm {
-        closing_time: "18:00".into(),
+    let mut f = EnrolForm {
         timezone: "Europe/London".into(),
-        closed_sun: "1".into(),
         ..Default::default()
     };
+    for d in &Weekday::ALL[..6] {
+        f.set_hours(*d, "09:00", "18:00");
+    }
     render(&st, &user, &f, &[], StatusCode::OK).await
 }
 
@@ -143,10 +159,11 @@ async fn build(
     for p in db::pharmacies::list(st.store.pool()).await? {
         let l = link_state(st, &p.id).await?;
         rows.push_str(&format!(
-            "<tr data-ods=\"{ods}\"><td>{ods}</td><td>{name}</td><td>{conn}</td><td>{resync}</td>\
+            "<tr data-ods=\"{ods}\"><td>{ods}</td><td>{name}</td><td>{hours}</td><td>{conn}</td><td>{resync}</td>\
              <td>{closed}</td><td class=\"num\">{pending}</td></tr>",
             ods = esc(&p.ods_code),
             name = esc(&p.name),
+            hours = esc(&hours_summary(&p.opening_hours)),
             conn = esc(&connection(st, l.last_message_at.as_deref())),
             resync = l
                 .last_resync_at
@@ -162,36 +179,28 @@ async fn build(
     } else {
         format!(
             "<table><thead><tr><th scope=\"col\">ODS code</th><th scope=\"col\">Name</th>\
+             <th scope=\"col\">Opening hours</th>\
              <th scope=\"col\">Connection</th><th scope=\"col\">Last full sync</th><th scope=\"col\">Last day closed</th>\
              <th scope=\"col\" class=\"num\">Messages pending</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     };
-    let days: String = Weekday::ALL
-        .iter()
-        .map(|d| {
-            format!(
-                "<label class=\"inline-check\"><input type=\"checkbox\" name=\"closed_{n}\" value=\"1\"{c}> {n}</label> ",
-                n = d.as_str(),
-                c = if f.closed(*d) { " checked" } else { "" },
-            )
-        })
-        .collect();
     let input = |n: &str, l: &str, v: &str| html::input(errors, n, l, "text", v, "");
+    // The older form (one closing time, closed weekdays) is still accepted when posted, and
+    // its errors still shown; the page offers hours per weekday.
+    let legacy = [
+        html::field_error(errors, "closing_time"),
+        html::field_error(errors, "closed_weekdays"),
+    ]
+    .concat();
     Ok(format!(
         "{table}<form method=\"post\" action=\"/console/pharmacies\" id=\"enrol\"><h2>Enrol a pharmacy</h2>\
-         {summary}{csrf}{ods}{name}\
-         <fieldset><legend>Closed weekdays</legend>{days}{days_err}</fieldset>\
-         {closing}{tz}<div><button type=\"submit\">Enrol</button></div></form>",
+         {summary}{csrf}{ods}{name}{hours}{legacy}\
+         {tz}<div><button type=\"submit\">Enrol</button></div></form>",
         summary = error_summary(errors),
         csrf = csrf_field(&user.csrf),
         ods = input("ods_code", "ODS code", &f.ods_code),
         name = input("name", "Name", &f.name),
-        days_err = html::field_error(errors, "closed_weekdays"),
-        closing = input(
-            "closing_time",
-            "Closing time (HH:MM, local)",
-            &f.closing_time
-        ),
+        hours = hours_table(f, errors),
         tz = input(
             "timezone",
             "Time zone (IANA, e.g. Europe/London)",
@@ -235,8 +244,12 @@ pub async fn submit(
     let req = CreatePharmacy {
         ods_code: f.ods_code.clone(),
         name: f.name.clone(),
-        closed_weekdays: Weekday::ALL.into_iter().filter(|d| f.closed(*d)).collect(),
-        closing_time: f.closing_time.clone(),
+        opening_hours: f.opening_hours(),
+        closed_weekdays: f
+            .opening_hours()
+            .is_none()
+            .then(|| Weekday::ALL.into_iter().filter(|d| f.closed(*d)).collect()),
+        closing_time: Some(f.closing_time.clone()).filter(|t| !t.trim().is_empty()),
         timezone: f.timezone.clone(),
     };
     match enrol(&st, &user.caller, req).await {

@@ -1,9 +1,11 @@
-//! Pharmacies, their opening pattern and closures.
+//! Pharmacies, their opening hours per weekday and closures.
 
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use sotto_domain::{PharmacyCalendar, Weekday};
+use sotto_domain::{
+    DayHours, OpeningHours, OpeningHoursText, PharmacyCalendar, Weekday, parse_hh_mm,
+};
 use sqlx::{AnyPool, Row};
 
 use super::audit::{Actor, WriteTx};
@@ -15,8 +17,7 @@ use crate::values::{Name, OdsCode};
 pub struct NewPharmacy {
     pub ods_code: OdsCode,
     pub name: Name,
-    pub closed_weekdays: Vec<Weekday>,
-    pub closing_time: chrono::NaiveTime,
+    pub hours: OpeningHours,
     pub timezone: chrono_tz::Tz,
 }
 
@@ -26,7 +27,12 @@ pub struct Pharmacy {
     pub id: String,
     pub ods_code: String,
     pub name: String,
+    /// Each weekday's opening and closing time; a weekday left out is closed.
+    #[schema(value_type = OpeningHoursText)]
+    pub opening_hours: OpeningHours,
+    /// The weekdays without opening hours (derived; kept for older callers).
     pub closed_weekdays: Vec<Weekday>,
+    /// `HH:MM`: the closing time most open days share (derived; kept for older callers).
     pub closing_time: String,
     pub timezone: String,
     pub mqtt_username: String,
@@ -40,6 +46,14 @@ impl Pharmacy {
     }
 }
 
+/// The older single closing time, derived from the hours.
+fn usual_close(hours: &OpeningHours) -> String {
+    hours
+        .usual_close()
+        .map(|t| t.format("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
 pub struct Created {
     pub id: String,
     pub mqtt_username: String,
@@ -51,7 +65,12 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
     // The broker user name is derived from the ODS code so broker logs stay readable.
     let mqtt_username = format!("pharmacy-{}", p.ods_code.as_str().to_ascii_lowercase());
     let mqtt_password = new_secret("mqtt");
-    let weekdays: Vec<&str> = p.closed_weekdays.iter().map(|d| d.as_str()).collect();
+    let weekdays: Vec<&str> = p
+        .hours
+        .closed_weekdays()
+        .iter()
+        .map(|d| d.as_str())
+        .collect();
     let res = sqlx::query(
         "INSERT INTO pharmacies (id, ods_code, name, closed_weekdays, closing_time, timezone, \
          mqtt_username, mqtt_password_hash, mqtt_password_mosquitto, created_at) \
@@ -61,7 +80,7 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
     .bind(p.ods_code.as_str())
     .bind(p.name.as_str())
     .bind(weekdays.join(","))
-    .bind(p.closing_time.format("%H:%M").to_string())
+    .bind(usual_close(&p.hours))
     .bind(p.timezone.name())
     .bind(&mqtt_username)
     .bind(hash_secret(&mqtt_password))
@@ -75,11 +94,23 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
             p.ods_code.as_str()
         )
     })?;
+    for day in Weekday::ALL {
+        let Some(h) = p.hours.on(day) else { continue };
+        sqlx::query(
+            "INSERT INTO pharmacy_hours (pharmacy_id, weekday, opens, closes) VALUES ($1,$2,$3,$4)",
+        )
+        .bind(&id)
+        .bind(day.as_str())
+        .bind(h.open().format("%H:%M").to_string())
+        .bind(h.close().format("%H:%M").to_string())
+        .execute(&mut *w.tx)
+        .await?;
+    }
     w.audit(
         actor,
         "pharmacy.create",
         &format!("pharmacy:{id}"),
-        serde_json::json!({"ods_code": p.ods_code.as_str()}),
+        serde_json::json!({"ods_code": p.ods_code.as_str(), "opening_hours": p.hours}),
     )
     .await?;
     Ok(Created {
@@ -89,45 +120,85 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
     })
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Pharmacy> {
-    let days: String = r.try_get("closed_weekdays")?;
-    let closed_weekdays = days
-        .split(',')
-        .filter(|d| !d.is_empty())
-        .map(|d| d.parse::<Weekday>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| Error::Internal("stored closed weekdays are malformed".into()))?;
-    Ok(Pharmacy {
-        id: r.try_get("id")?,
-        ods_code: r.try_get("ods_code")?,
-        name: r.try_get("name")?,
-        closed_weekdays,
-        closing_time: r.try_get("closing_time")?,
-        timezone: r.try_get("timezone")?,
-        mqtt_username: r.try_get("mqtt_username")?,
-    })
+/// Pharmacies from rows of `pharmacies LEFT JOIN pharmacy_hours` (one row per open weekday),
+/// in the rows' order. A pharmacy with no hours rows (written straight to the database, as the
+/// benchmark's seed does) is read the older way, from its closed weekdays and closing time.
+fn from_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Pharmacy>> {
+    let malformed = |what: &str| Error::Internal(format!("stored {what} is malformed"));
+    let mut out: Vec<(Pharmacy, bool)> = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        if out.last().is_none_or(|(p, _)| p.id != id) {
+            let days: String = r.try_get("closed_weekdays")?;
+            let closed_weekdays = days
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(|d| d.parse::<Weekday>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| malformed("closed weekdays"))?;
+            let closing: String = r.try_get("closing_time")?;
+            let closing = parse_hh_mm(&closing).ok_or_else(|| malformed("closing time"))?;
+            let pharmacy = Pharmacy {
+                id,
+                ods_code: r.try_get("ods_code")?,
+                name: r.try_get("name")?,
+                opening_hours: OpeningHours::from_legacy(&closed_weekdays, closing),
+                closed_weekdays,
+                closing_time: r.try_get("closing_time")?,
+                timezone: r.try_get("timezone")?,
+                mqtt_username: r.try_get("mqtt_username")?,
+            };
+            out.push((pharmacy, false));
+        }
+        let Some(day) = r.try_get::<Option<String>, _>("weekday")? else {
+            continue;
+        };
+        let (pharmacy, from_rows) = out.last_mut().expect("pushed above");
+        if !*from_rows {
+            pharmacy.opening_hours = OpeningHours::closed();
+            *from_rows = true;
+        }
+        let time = |col: &str| -> Result<chrono::NaiveTime> {
+            let text: String = r.try_get(col)?;
+            parse_hh_mm(&text).ok_or_else(|| malformed("opening hours"))
+        };
+        let hours = DayHours::new(time("opens")?, time("closes")?)
+            .ok_or_else(|| malformed("opening hours"))?;
+        let weekday = day.parse::<Weekday>().map_err(|_| malformed("weekday"))?;
+        pharmacy.opening_hours = pharmacy.opening_hours.clone().with(weekday, Some(hours));
+    }
+    Ok(out
+        .into_iter()
+        .map(|(mut p, _)| {
+            p.closed_weekdays = p.opening_hours.closed_weekdays();
+            p.closing_time = usual_close(&p.opening_hours);
+            p
+        })
+        .collect())
 }
 
-const COLUMNS: &str = "id, ods_code, name, closed_weekdays, closing_time, timezone, mqtt_username";
+const SELECT: &str = "SELECT p.id, p.ods_code, p.name, p.closed_weekdays, p.closing_time, \
+                      p.timezone, p.mqtt_username, h.weekday, h.opens, h.closes \
+                      FROM pharmacies p LEFT JOIN pharmacy_hours h ON h.pharmacy_id = p.id";
 
 pub async fn get<'e, E>(exec: E, id: &str) -> Result<Option<Pharmacy>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let sql = format!("SELECT {COLUMNS} FROM pharmacies WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let sql = format!("{SELECT} WHERE p.id = $1");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .fetch_optional(exec)
+        .fetch_all(exec)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    Ok(from_rows(&rows)?.into_iter().next())
 }
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<Pharmacy>> {
-    let sql = format!("SELECT {COLUMNS} FROM pharmacies ORDER BY ods_code");
+    let sql = format!("{SELECT} ORDER BY p.ods_code, p.id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(pool)
         .await?;
-    rows.iter().map(from_row).collect()
+    from_rows(&rows)
 }
 
 pub async fn exists(w: &mut WriteTx, id: &str) -> Result<bool> {
@@ -152,7 +223,7 @@ where
         closures.insert(super::get_date(r, "date")?);
     }
     Ok(PharmacyCalendar {
-        closed_weekdays: pharmacy.closed_weekdays.clone(),
+        hours: pharmacy.opening_hours.clone(),
         closures,
     })
 }

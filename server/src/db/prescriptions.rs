@@ -2,7 +2,8 @@
 
 use chrono::NaiveDate;
 use sotto_domain::{
-    Collection, Directions, DoseMg, Medicine, Prescription, Regime, WeeklyCollections,
+    Collection, Directions, DoseMg, Medicine, Prescription, Regime, RegimeChangePlan,
+    WeeklyCollections,
 };
 use sqlx::Row;
 
@@ -84,20 +85,31 @@ async fn insert_regime_row(
     Ok(id)
 }
 
-/// Records a regime change already validated against the prescription.
+/// Records a regime change already planned against the prescription and its supplies; the
+/// audit entry keeps the date asked for beside the date it took effect.
 pub async fn insert_regime_change(
     w: &mut WriteTx,
     actor: &Actor,
     prescription_id: &str,
-    r: &Regime,
+    plan: &RegimeChangePlan,
     reason: &str,
 ) -> Result<String> {
+    let r = &plan.regime;
     let id = insert_regime_row(w, actor, prescription_id, r, Some(reason)).await?;
+    let kept: Vec<String> = plan
+        .effect
+        .kept_as_supplied
+        .iter()
+        .map(|d| date_text(*d))
+        .collect();
     w.audit(
         actor,
         "prescription.regime_change",
         &format!("prescription:{prescription_id}"),
-        serde_json::json!({"regime_id": id, "effective_from": date_text(r.effective_from)}),
+        serde_json::json!({"regime_id": id, "effective_from": date_text(r.effective_from),
+            "requested_from": date_text(plan.effect.requested_from),
+            "kept_as_supplied": kept,
+            "days_changed": plan.effect.changed_days.len()}),
     )
     .await?;
     Ok(id)

@@ -2,6 +2,7 @@
 //! `report_id`) is recognised and only acknowledged again, so a client's retries never count
 //! twice. Each report is stored in its own audited transaction, after which it is acked.
 
+use sotto_domain::SupplyRecord;
 use sotto_protocol::{MissedReason, Report, ReportEvent, WithheldReason};
 use sqlx::Row;
 
@@ -243,6 +244,19 @@ pub struct Dispense {
     pub withheld_reason: Option<String>,
     pub at: String,
     pub pharmacy_id: String,
+}
+
+/// The history as the domain rules read it: what was put in hand, and what was withheld.
+pub fn supply_records(history: &[Dispense]) -> Vec<SupplyRecord> {
+    history
+        .iter()
+        .map(|d| SupplyRecord {
+            collect_on: d.collect_on,
+            supervised_taken: d.supervised_taken,
+            take_home_dates: d.take_home_dates.clone(),
+            withheld: d.kind != "supplied",
+        })
+        .collect()
 }
 
 /// A person's dispense history, newest first.

@@ -1,13 +1,14 @@
 //! Time-driven duties, checked every minute:
-//! - **pharmacy silence**: a pharmacy that has not closed its day two hours after its closing
-//!   time gets one alert to the service, so missing reports are never read as "no missed doses";
+//! - **pharmacy silence**: a pharmacy that has not closed its day two hours after that day's
+//!   close (its opening hours; after midnight for a late close) gets one alert to the service,
+//!   so missing reports are never read as "no missed doses";
 //! - **missed-dose alerts** ([`super::alerts`]): each morning, keyworkers who chose a digest get
 //!   every missed dose not mailed to them before; any time, a miss left unmailed by a switch to
 //!   per-dose alerts (or a move to a keyworker on them) is mailed.
 
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime, Utc};
+use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
@@ -60,16 +61,16 @@ pub async fn silence_pass(
             .timezone
             .parse()
             .unwrap_or(chrono_tz::Europe::London);
-        let local = now.with_timezone(&tz).naive_local();
-        let Ok(closing) = NaiveTime::parse_from_str(&pharmacy.closing_time, "%H:%M") else {
-            continue;
-        };
+        let today = now.with_timezone(&tz).date_naive();
         let calendar = db::pharmacies::calendar(store.pool(), &pharmacy).await?;
         let enrolled = enrolled_on(store, &pharmacy.id).await?;
-        // Yesterday too: a late closing time plus the grace period runs past midnight.
-        for date in [local.date() - chrono::Duration::days(1), local.date()] {
-            let overdue = local >= date.and_time(closing) + s.silence_after;
-            if !overdue || date < enrolled || !calendar.is_open(date) {
+        // Yesterday too: a late close (after midnight, for one) plus the grace period runs into
+        // today. Each trading day is due at its own close (`None`: not open that day).
+        for date in [today - chrono::Duration::days(1), today] {
+            let overdue = calendar
+                .closes_at(date, &tz)
+                .is_some_and(|close| now >= close + s.silence_after);
+            if !overdue || date < enrolled {
                 continue;
             }
             if day_closed(store, &pharmacy.id, date).await? {

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sotto_domain::Weekday;
+use sotto_domain::{FieldError, OpeningHours, OpeningHoursText, Weekday};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
@@ -24,21 +24,78 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreatePharmacy {
     /// The NHS ODS code: 3–10 letters and digits.
     #[schema(pattern = "^[A-Za-z0-9]{3,10}$", example = "FA123")]
     pub ods_code: String,
     #[schema(min_length = 1, max_length = 100, example = "High Street Pharmacy")]
     pub name: String,
+    /// Each weekday's opening and closing time (`HH:MM`, local); a weekday left out is closed
+    /// and any weekday given is open, however short. A close at or before the opening time is
+    /// after midnight (08:00–01:00): the day is closed automatically at its own close. Give
+    /// this, or the older `closed_weekdays` and `closing_time`.
+    #[serde(default)]
+    pub opening_hours: Option<OpeningHoursText>,
+    /// Older form: weekdays the pharmacy never opens; the others open 09:00–`closing_time`.
     #[serde(default)]
     #[schema(max_items = 6)]
-    pub closed_weekdays: Vec<Weekday>,
-    /// `HH:MM` local time; the day is closed automatically after it.
+    pub closed_weekdays: Option<Vec<Weekday>>,
+    /// Older form: `HH:MM` local time, the close of every open weekday.
+    #[serde(default)]
     #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "18:00")]
-    pub closing_time: String,
+    pub closing_time: Option<String>,
     /// IANA zone, e.g. `Europe/London`.
     #[schema(example = "Europe/London")]
     pub timezone: String,
+}
+
+impl CreatePharmacy {
+    /// The opening hours, from `opening_hours` or from the older two fields; never both.
+    pub fn hours(&self) -> std::result::Result<OpeningHours, Vec<FieldError>> {
+        let Some(text) = &self.opening_hours else {
+            return self.legacy_hours();
+        };
+        let both = "give either opening_hours, or the older closing_time and closed_weekdays, \
+                    not both";
+        let mut errors = Vec::new();
+        if self.closing_time.is_some() {
+            errors.push(FieldError::new("closing_time", both));
+        }
+        if self.closed_weekdays.is_some() {
+            errors.push(FieldError::new("closed_weekdays", both));
+        }
+        match OpeningHours::parse(text, "opening_hours") {
+            Ok(hours) if errors.is_empty() => Ok(hours),
+            Ok(_) => Err(errors),
+            Err(e) => Err(errors.into_iter().chain(e).collect()),
+        }
+    }
+
+    fn legacy_hours(&self) -> std::result::Result<OpeningHours, Vec<FieldError>> {
+        let Some(closing_time) = &self.closing_time else {
+            return Err(vec![FieldError::new(
+                "opening_hours",
+                "give each open weekday's hours, e.g. {\"mon\": {\"open\": \"09:00\", \
+                 \"close\": \"18:00\"}} (or the older closing_time)",
+            )]);
+        };
+        let closed = self.closed_weekdays.clone().unwrap_or_default();
+        let mut errors = Vec::new();
+        let closing = values::parse_closing_time("closing_time", closing_time)
+            .map_err(|e| errors.push(e))
+            .ok();
+        if Weekday::ALL.iter().all(|d| closed.contains(d)) {
+            errors.push(FieldError::new(
+                "closed_weekdays",
+                "a pharmacy must be open on at least one weekday",
+            ));
+        }
+        match closing {
+            Some(closing) if errors.is_empty() => Ok(OpeningHours::from_legacy(&closed, closing)),
+            _ => Err(errors),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -79,31 +136,18 @@ pub(crate) async fn enrol(
     let mut errs = Errors::default();
     let ods_code = errs.take(OdsCode::parse("ods_code", &req.ods_code));
     let name = errs.take(Name::parse("name", &req.name));
-    let closing_time = errs.take(values::parse_closing_time(
-        "closing_time",
-        &req.closing_time,
-    ));
+    let hours = req.hours().map_err(|e| errs.0.extend(e)).ok();
     let timezone = errs.take(values::parse_timezone("timezone", &req.timezone));
-    if req.closed_weekdays.len() >= 7 {
-        errs.0.push(sotto_domain::FieldError::new(
-            "closed_weekdays",
-            "a pharmacy must be open on at least one weekday",
-        ));
-    }
     errs.into_result()?;
-    let (Some(ods_code), Some(name), Some(closing_time), Some(timezone)) =
-        (ods_code, name, closing_time, timezone)
+    let (Some(ods_code), Some(name), Some(hours), Some(timezone)) =
+        (ods_code, name, hours, timezone)
     else {
         unreachable!("errors returned above")
     };
-    let mut closed_weekdays = req.closed_weekdays;
-    closed_weekdays.sort();
-    closed_weekdays.dedup();
     let new = db::pharmacies::NewPharmacy {
         ods_code,
         name,
-        closed_weekdays,
-        closing_time,
+        hours,
         timezone,
     };
     let mut w = st.store.write().await?;

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::Serialize;
 use sotto_domain::{
-    Collection, Directions, DoseDay, Medicine, Prescription, PrescriptionDraft, RegimeChangeDraft,
+    ChangeContext, Collection, Directions, DoseDay, Medicine, PharmacyCalendar, Prescription,
+    PrescriptionDraft, RegimeChangeDraft, RegimeChangeEffect, RegimeChangePlan, SupplyRecord,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -38,6 +39,10 @@ pub struct PrescriptionView {
     pub regimes: Vec<RegimeView>,
     /// Every day of the prescription: the dose, and when and how it is handed over.
     pub schedule: Vec<DoseDay>,
+    /// In the answer to a regime change only: the date it took effect from, the days that
+    /// stay as already supplied and every day that changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regime_change: Option<RegimeChangeEffect>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -74,6 +79,7 @@ pub(crate) async fn view(
             })
             .collect(),
         schedule: p.schedule(&calendar).days().to_vec(),
+        regime_change: None,
     })
 }
 
@@ -162,25 +168,56 @@ async fn regime_change(
     caller.require(&[Role::Clinician])?;
     let (_, pharmacy_id) = load(&st, &caller, &id).await?;
     let draft: RegimeChangeDraft = body.parse()?;
-    let stored = apply_regime_change(&st, &caller, &id, &pharmacy_id, &draft).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(view(&st, &stored, &pharmacy_id).await?),
-    ))
+    let (stored, effect) = apply_regime_change(&st, &caller, &id, &pharmacy_id, &draft).await?;
+    let mut answer = view(&st, &stored, &pharmacy_id).await?;
+    answer.regime_change = Some(effect);
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Checks a regime change against a prescription: the reason, then the domain rules. Shared by
-/// the API, the console's preview and [`apply_regime_change`], so messages are identical.
+/// What a regime change is checked against besides the prescription: the pharmacy's calendar,
+/// its today, and the supplies it reported for the person.
+pub(crate) struct ChangeFacts {
+    pub calendar: PharmacyCalendar,
+    pub today: NaiveDate,
+    pub supplies: Vec<SupplyRecord>,
+}
+
+impl ChangeFacts {
+    pub(crate) async fn load(
+        conn: &mut sqlx::AnyConnection,
+        pharmacy_id: &str,
+        service_user_id: &str,
+    ) -> Result<ChangeFacts> {
+        let pharmacy = db::pharmacies::get(&mut *conn, pharmacy_id)
+            .await?
+            .ok_or_else(|| Error::Internal("pharmacy missing".into()))?;
+        let calendar = db::pharmacies::calendar(&mut *conn, &pharmacy).await?;
+        let history = crate::dispensing::ingest::history(&mut *conn, service_user_id).await?;
+        Ok(ChangeFacts {
+            calendar,
+            today: pharmacy.today(),
+            supplies: crate::dispensing::ingest::supply_records(&history),
+        })
+    }
+}
+
+/// Checks a regime change against a prescription: the reason, then the domain rules (the
+/// pattern, the pharmacy's today, the doses already handed over). Shared by the API, the
+/// console's preview and [`apply_regime_change`], so messages are identical.
 pub(crate) fn check_regime_change(
     p: &Prescription,
     draft: &RegimeChangeDraft,
-    calendar: &sotto_domain::PharmacyCalendar,
-) -> Result<(sotto_domain::Regime, String)> {
+    facts: &ChangeFacts,
+) -> Result<(RegimeChangePlan, String)> {
     let reason = values::parse_text("reason", &draft.reason, 2000, true)?;
-    let regime = p
-        .validate_regime_change(draft, calendar)
+    let ctx = ChangeContext {
+        today: facts.today,
+        supplies: &facts.supplies,
+    };
+    let plan = p
+        .plan_regime_change(draft, &facts.calendar, ctx)
         .map_err(Error::Validation)?;
-    Ok((regime, reason))
+    Ok((plan, reason))
 }
 
 /// Validates and records a regime change on a prescription the caller may see (role and
@@ -191,28 +228,23 @@ pub(crate) async fn apply_regime_change(
     id: &str,
     pharmacy_id: &str,
     draft: &RegimeChangeDraft,
-) -> Result<db::prescriptions::Stored> {
+) -> Result<(db::prescriptions::Stored, RegimeChangeEffect)> {
     caller.require(&[Role::Clinician])?;
     values::parse_text("reason", &draft.reason, 2000, true)?;
     let mut w = st.store.write().await?;
-    // Re-read inside the write lock so two clinicians cannot both change the same version.
+    // Re-read inside the write lock so two clinicians cannot both change the same version, and
+    // a supply stored meanwhile is seen.
     let stored = db::prescriptions::get(&mut w.tx, id)
         .await?
         .ok_or(Error::NotFound("prescription"))?;
-    let calendar = db::pharmacies::calendar_of(&mut w.tx, pharmacy_id).await?;
-    let (regime, reason) = check_regime_change(&stored.prescription, draft, &calendar)?;
-    db::prescriptions::insert_regime_change(
-        &mut w,
-        &Actor(caller.id.clone()),
-        id,
-        &regime,
-        &reason,
-    )
-    .await?;
+    let facts = ChangeFacts::load(&mut w.tx, pharmacy_id, &stored.service_user_id).await?;
+    let (plan, reason) = check_regime_change(&stored.prescription, draft, &facts)?;
+    db::prescriptions::insert_regime_change(&mut w, &Actor(caller.id.clone()), id, &plan, &reason)
+        .await?;
     crate::sync::outbox::person_changed(&mut w, &stored.service_user_id).await?;
     let stored = db::prescriptions::get(&mut w.tx, id)
         .await?
         .ok_or_else(|| Error::Internal("prescription vanished".into()))?;
     w.commit().await?;
-    Ok(stored)
+    Ok((stored, plan.effect))
 }

@@ -28,6 +28,7 @@ pub async fn pharmacy_info(
         timezone: pharmacy.timezone.clone(),
         closures: calendar.closures.into_iter().collect(),
         service_phone: service_phone.map(str::to_string),
+        opening_hours: Some(pharmacy.opening_hours.clone()),
     })
 }
 
