@@ -145,3 +145,27 @@ async fn the_status_api_answers_problems_plainly() {
     assert!(body.get("given_name").is_none() && body.get("family_name").is_none());
     client.stop().await;
 }
+
+#[tokio::test]
+async fn the_code_is_read_out_as_a_code_and_the_not_supplying_choice_has_a_label() {
+    let (client, _server, _dir) = counter_with_people().await;
+    let (_, html) = client.get("/?reference=SU-3").await;
+    // No aria-label on a role-less element: the letter is text, with "Code" for screen readers.
+    assert!(!html.contains("aria-label"), "{html}");
+    assert!(
+        html.contains("<p class=\"code\"><span class=\"visually-hidden\">Code </span>"),
+        "{html}"
+    );
+    let select = html
+        .find("<select id=\"")
+        .expect("a reason choice under code A");
+    let id = &html[select + 12..];
+    let id = &id[..id.find('"').unwrap()];
+    assert!(
+        html.contains(&format!(
+            "<label for=\"{id}\">Not supplying today: why?</label>"
+        )),
+        "{html}"
+    );
+    client.stop().await;
+}

@@ -10,8 +10,9 @@
 //! `seq == last + 1`, ignores `seq <= last` (duplicates, replays), and on a gap — and on every
 //! (re)connect — sends [`ClientBody::ResyncRequest`]; the server answers with a
 //! [`ServerBody::Snapshot`] at its current `seq`, after which deltas continue. Heartbeats carry
-//! the current `seq`, so a lost *last* delta is noticed too. Nothing relies on the broker keeping
-//! messages: the server's database is the record.
+//! the current `seq`, so a lost *last* delta is noticed too, and the client answers each with
+//! [`ClientBody::HeartbeatAck`] (QoS 0), so the server knows a quiet counter is still there.
+//! Nothing relies on the broker keeping messages: the server's database is the record.
 //!
 //! ## The web front ends
 //! [`web`] holds what the staff console and the counter page both send browsers with every

@@ -97,6 +97,11 @@ fn print_intro(
         "  server API    http://{addr}   (OpenAPI: /api/v1/openapi.json)"
     )?;
     writeln!(out, "  counter page  http://{counter}/?reference=SU-1042")?;
+    writeln!(
+        out,
+        "  counter API   token in {} (Authorization: Bearer …)",
+        dir.join("pharmacy").join("api-token").display()
+    )?;
     writeln!(out, "  staff console http://{addr}/console")?;
     writeln!(
         out,

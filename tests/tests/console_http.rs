@@ -73,7 +73,11 @@ async fn signing_in_gives_a_strict_http_only_session_and_signing_out_ends_it(app
     c.set_cookie_header(&old);
     let after = c.get("/console/caseload").await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
-    assert_eq!(after.location(), Some("/console/sign-in"));
+    // To sign in, and back to the page afterwards.
+    assert_eq!(
+        after.location(),
+        Some("/console/sign-in?next=/console/caseload")
+    );
     assert!(!after.body.contains("SU-1042"));
 
     // Both sign-in and sign-out are in the audit chain, with the staff member as actor.
@@ -347,7 +351,10 @@ async fn an_idle_session_is_refused() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let page = c.get("/console/caseload").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert_eq!(page.location(), Some("/console/sign-in"));
+    assert_eq!(
+        page.location(),
+        Some("/console/sign-in?next=/console/caseload")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -184,6 +184,17 @@ async fn a_hostile_page_in_the_same_browser_records_nothing_closes_nothing_and_c
     c.goto(&counter.url(&format!("/?reference={REFERENCE}")))
         .await
         .unwrap();
+    // Touch-sized controls (WCAG 2.5.8 asks 24 px; a counter's touch screen wants 44).
+    for css in ["select", "form[action='/supply'] button"] {
+        let (_, _, width, height) = c
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .rectangle()
+            .await
+            .unwrap();
+        assert!(width >= 44.0 && height >= 44.0, "{css} is {width}×{height}");
+    }
     browser.click("form[action='/supply'] button").await;
     wait_until("the supply to be shown", async || {
         shows_text(c, "[data-code]", "B").await
