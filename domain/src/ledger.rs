@@ -122,8 +122,9 @@ pub struct DayAccount {
 }
 
 impl DayAccount {
-    /// The day's account in plain words, for the counter's and the console's week view
-    /// ("take-home dose, handed over on Sat 28 Nov"; "no dose in hand: collection missed").
+    /// The day's account in plain, discreet words for the counter's and the console's week view
+    /// ("take-home dose, handed over on Sat 28 Nov"; "no dose in hand: not collected") — never
+    /// "hold" or "missed", which others at the counter could read.
     pub fn describe(&self) -> String {
         let day = |d: NaiveDate| d.format("%a %-d %b").to_string();
         match self.state {
@@ -138,14 +139,14 @@ impl DayAccount {
             DayState::WithoutDose(why) => format!(
                 "no dose in hand: {}",
                 match why {
-                    NoDose::OnHold => "on hold".to_string(),
-                    NoDose::Withheld { on } => format!("withheld at the pharmacy on {}", day(on)),
+                    NoDose::OnHold => "paused by the service".to_string(),
+                    NoDose::Withheld { on } => format!("not supplied on {}", day(on)),
                     NoDose::PharmacyClosed { collect_on } => format!(
                         "pharmacy closed, and the collection on {} was not made",
                         day(collect_on)
                     ),
                     NoDose::CollectionMissed { collect_on } if collect_on == self.date => {
-                        "collection missed".to_string()
+                        "not collected".to_string()
                     }
                     NoDose::CollectionMissed { collect_on } => {
                         format!("the collection on {} was not made", day(collect_on))

@@ -28,6 +28,8 @@ pub(crate) struct Closer {
     store: Store,
     clock: Arc<dyn Clock>,
     link: Arc<LinkStatus>,
+    /// Beyond this difference from the service's clock, no day is closed by itself.
+    max_clock_skew: Duration,
     /// One close at a time: the background task and a request must not race on a day.
     lock: Mutex<()>,
 }
@@ -83,11 +85,17 @@ pub(crate) struct CloseRequest {
 }
 
 impl Closer {
-    pub(crate) fn new(store: Store, clock: Arc<dyn Clock>, link: Arc<LinkStatus>) -> Closer {
+    pub(crate) fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        link: Arc<LinkStatus>,
+        max_clock_skew: Duration,
+    ) -> Closer {
         Closer {
             store,
             clock,
             link,
+            max_clock_skew,
             lock: Mutex::new(()),
         }
     }
@@ -143,6 +151,16 @@ impl Closer {
     /// that is not closed yet — today's once its close has passed, and any the client was down
     /// or off for.
     pub(crate) async fn close_due_days(&self) -> Result<(), Error> {
+        // A PC clock a day ahead would close today at 10:00 with false missed doses; one behind
+        // would leave yesterday open. Nothing closes by itself until the clock is right.
+        if let Some(problem) = self.link.clock_problem(self.max_clock_skew) {
+            tracing::warn!(
+                local = %problem.local,
+                service = %problem.service,
+                "this PC's clock is wrong: no day is closed until it is put right"
+            );
+            return Ok(());
+        }
         let meta = self.store.meta().await?;
         let (Some(pharmacy), Some(enrolled_on)) = (meta.pharmacy, meta.enrolled_on) else {
             return Ok(());

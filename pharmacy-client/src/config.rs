@@ -27,6 +27,10 @@ pub struct Config {
     /// MQTT keep-alive: a silent network is noticed after about twice this, then the client
     /// reconnects and resyncs. Short enough to notice a dead line well inside `stale_after`.
     pub keep_alive: Duration,
+    /// How far this PC's clock may differ from the service's (`SOTTO_MAX_CLOCK_SKEW`, default
+    /// 2 minutes, allowing for a message's transit): beyond it the counter supplies nothing and
+    /// closes no day until the clock is put right.
+    pub max_clock_skew: Duration,
     /// The server's public key, pinned at enrolment (`SOTTO_SERVER_KEY`): only messages signed
     /// with it are accepted, so no other broker user can lift a hold or change a dose.
     pub server_key: sotto_protocol::PublicKey,
@@ -59,6 +63,7 @@ impl fmt::Debug for Config {
             .field("http_addr", &self.http_addr)
             .field("stale_after", &self.stale_after)
             .field("keep_alive", &self.keep_alive)
+            .field("max_clock_skew", &self.max_clock_skew)
             .field("server_key", &self.server_key)
             .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
             .field("counter_hosts", &self.counter_hosts)
@@ -117,6 +122,13 @@ impl Config {
                 })?,
             None => Duration::from_secs(30),
         };
+        let max_clock_skew = match get("SOTTO_MAX_CLOCK_SKEW") {
+            Some(s) => parse_duration(&s).map_err(|message| ConfigError::Invalid {
+                var: "SOTTO_MAX_CLOCK_SKEW",
+                message,
+            })?,
+            None => Duration::from_secs(120),
+        };
         let mqtt_username = required("SOTTO_MQTT_USERNAME")?;
         let mqtt_password = required("SOTTO_MQTT_PASSWORD")?;
         let server_key =
@@ -160,6 +172,7 @@ impl Config {
             http_addr,
             stale_after,
             keep_alive,
+            max_clock_skew,
         })
     }
 }
@@ -267,6 +280,7 @@ mod tests {
         assert_eq!(config.http_addr.port(), 8081);
         assert_eq!(config.stale_after, Duration::from_secs(900));
         assert_eq!(config.keep_alive, Duration::from_secs(30));
+        assert_eq!(config.max_clock_skew, Duration::from_secs(120));
         assert!(!format!("{config:?}").contains("secret-pw"));
         assert_eq!(config.api_token, None);
         assert!(config.counter_hosts.is_empty());

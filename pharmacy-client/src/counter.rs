@@ -246,8 +246,9 @@ pub struct Freshness {
 impl Freshness {
     pub fn of(synced_at: Option<DateTime<Utc>>, now: DateTime<Utc>, stale_after: Duration) -> Self {
         let stale = synced_at.is_none_or(|at| {
-            // A clock set back makes the age negative: that's "fresh", which is right.
-            (now - at).to_std().is_ok_and(|age| age > stale_after)
+            // A negative age means this PC's clock was set back since: its "now" can't be
+            // trusted, so the data is not shown as confirmed (never fresh by accident).
+            (now - at).to_std().map_or(true, |age| age > stale_after)
         });
         Freshness { synced_at, stale }
     }
@@ -444,5 +445,67 @@ mod tests {
             old.marker(DEFAULT_ZONE, tomorrow),
             "not confirmed since 14:05 on Wed 1 Jul"
         );
+    }
+}
+
+/// This PC's clock disagrees with the service's by more than the allowed skew: "today" may be
+/// the wrong day, so nothing is supplied and no day is closed until it is put right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockProblem {
+    /// This PC's time when the service's last message arrived.
+    pub local: DateTime<Utc>,
+    /// When the service sent it (its signed `sent_at`).
+    pub service: DateTime<Utc>,
+}
+
+impl ClockProblem {
+    /// The difference, if it is more than `max` either way (a message takes a moment to arrive,
+    /// hence the allowance).
+    pub fn check(
+        local: DateTime<Utc>,
+        service: DateTime<Utc>,
+        max: Duration,
+    ) -> Option<ClockProblem> {
+        let skew = (local - service).abs().to_std().unwrap_or_default();
+        (skew > max).then_some(ClockProblem { local, service })
+    }
+
+    /// The one plain sentence the counter shows, in the pharmacy's local time.
+    pub fn message(&self, zone: Tz) -> String {
+        let fmt = |t: DateTime<Utc>| {
+            t.with_timezone(&zone)
+                .format("%H:%M on %a %-d %b")
+                .to_string()
+        };
+        format!(
+            "This PC's clock says {}, the service says {}: correct the clock before supplying",
+            fmt(self.local),
+            fmt(self.service)
+        )
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_clock_set_back_is_never_fresh_and_a_skew_beyond_the_limit_is_named() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+        let earlier = at - chrono::Duration::minutes(5);
+        assert!(Freshness::of(Some(at), earlier, Duration::from_secs(900)).stale);
+        let limit = Duration::from_secs(120);
+        assert_eq!(
+            ClockProblem::check(at + chrono::Duration::seconds(119), at, limit),
+            None
+        );
+        let ahead = ClockProblem::check(at + chrono::Duration::days(1), at, limit).unwrap();
+        assert_eq!(
+            ahead.message(chrono_tz::Europe::London),
+            "This PC's clock says 10:00 on Wed 2 Dec, the service says 10:00 on Tue 1 Dec: \
+             correct the clock before supplying"
+        );
+        assert!(ClockProblem::check(at - chrono::Duration::days(1), at, limit).is_some());
     }
 }

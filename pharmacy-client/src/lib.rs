@@ -154,6 +154,7 @@ impl PharmacyClient {
             self.store.clone(),
             self.clock.clone(),
             link.clone(),
+            self.config.max_clock_skew,
         ));
         tracker.spawn(closing::run(
             closer.clone(),
@@ -165,6 +166,7 @@ impl PharmacyClient {
             store: self.store.clone(),
             link,
             stale_after: self.config.stale_after,
+            max_clock_skew: self.config.max_clock_skew,
             clock: self.clock.clone(),
             closer,
             guard: Arc::new(http::guard::Guard::new(

@@ -66,6 +66,7 @@ async fn start_counter(
         http_addr,
         stale_after: std::time::Duration::from_secs(15 * 60),
         keep_alive: std::time::Duration::from_secs(30),
+        max_clock_skew: std::time::Duration::from_secs(120),
         server_key: seeded
             .server_key
             .parse()

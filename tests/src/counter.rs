@@ -143,6 +143,14 @@ impl Counter {
                 .expect("enrolment gives a valid server key"),
             api_token: None,
             counter_hosts: Vec::new(),
+            // A test that moves the counter's clock days away from the service's real one
+            // would otherwise see the clock refusal; tests of that refusal set it back to
+            // minutes with `adjust`.
+            max_clock_skew: if clock.is_some() {
+                MOVED_CLOCK_SKEW
+            } else {
+                Duration::from_secs(120)
+            },
         };
         adjust(&mut config);
         let mut c = Counter {
@@ -287,3 +295,6 @@ impl Drop for Counter {
         self.shutdown.cancel();
     }
 }
+
+/// The clock allowance for a counter on a clock the test moves (see `launch`).
+pub const MOVED_CLOCK_SKEW: Duration = Duration::from_secs(400 * 86_400);

@@ -35,6 +35,15 @@ pub(crate) struct StatusResponse {
     synced_at: Option<DateTime<Utc>>,
     stale: bool,
     reference: String,
+    /// Set while this PC's clock is far from the service's: nothing is supplied until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock_problem: Option<String>,
+    /// Consecutive days without a dose in hand (the dose ledger's clause 3 run).
+    days_without_dose: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    no_dose_since: Option<String>,
+    /// The last seven days of the dose ledger.
+    ledger: Vec<sotto_domain::DayAccount>,
 }
 
 /// `GET /api/status?reference=SU-1042`.
@@ -65,6 +74,10 @@ pub(crate) async fn status(
         synced_at: view.freshness.synced_at,
         stale: view.freshness.stale,
         reference: person.reference,
+        clock_problem: view.clock.map(|p| p.message(view.zone)),
+        days_without_dose: status.days_without_dose,
+        no_dose_since: status.no_dose_since,
+        ledger: status.ledger,
     }))
 }
 
@@ -218,5 +231,9 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Value>
         // Reports (supplies, withheld, missed doses, closed days) not yet acked by the server.
         "pending_reports": state.store.pending_count().await?,
         "rejected_messages": state.link.rejected_messages(),
+        "clock_problem": state
+            .link
+            .clock_problem(state.max_clock_skew)
+            .map(|p| p.message(crate::counter::zone(meta.pharmacy.as_ref()))),
     })))
 }

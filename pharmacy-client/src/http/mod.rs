@@ -29,7 +29,7 @@ use sotto_protocol::PersonState;
 
 use crate::clock::Clock;
 use crate::closing::Closer;
-use crate::counter::{self, Freshness, LocalRecords, PersonStatus};
+use crate::counter::{self, ClockProblem, Freshness, LocalRecords, PersonStatus};
 use crate::mqtt::LinkStatus;
 use crate::store::{Meta, Store};
 
@@ -39,6 +39,8 @@ pub(crate) struct AppState {
     pub store: Store,
     pub link: Arc<LinkStatus>,
     pub stale_after: Duration,
+    /// Beyond this difference from the service's clock, nothing is supplied.
+    pub max_clock_skew: Duration,
     pub clock: Arc<dyn Clock>,
     pub closer: Arc<Closer>,
     /// The tokens and host names that decide who may ask (see [`guard`]).
@@ -69,6 +71,8 @@ pub(crate) struct View {
     pub zone: Tz,
     pub today: NaiveDate,
     pub freshness: Freshness,
+    /// This PC's clock is wrong (the one plain state the counter then shows).
+    pub clock: Option<ClockProblem>,
     /// Goes in every form the page renders (see [`guard`]).
     pub form_token: String,
 }
@@ -101,6 +105,7 @@ impl AppState {
             zone,
             today,
             freshness,
+            clock: self.link.clock_problem(self.max_clock_skew),
             form_token: self.guard.form_token().to_string(),
         }
     }

@@ -283,8 +283,16 @@ fn header(view: &View, connected: bool) -> String {
     } else {
         "Not connected: showing saved information"
     };
+    // A PC clock far from the service's puts the counter on the wrong day: one plain state,
+    // above everything else, until it is put right.
+    let clock = view.clock.map_or_else(String::new, |problem| {
+        format!(
+            "<p class=\"notice clock\" role=\"alert\" data-clock-wrong>{}.</p>",
+            esc(&problem.message(view.zone))
+        )
+    });
     format!(
-        "<header><h1>Sotto counter · {}</h1><p>{link}</p></header>",
+        "<header><h1>Sotto counter · {}</h1><p>{link}</p>{clock}</header>",
         esc(name)
     )
 }
@@ -426,10 +434,14 @@ fn details(view: &View, person: &PersonState, status: &PersonStatus) -> String {
             let earlier = status.withheld_at.map_or_else(String::new, |at| {
                 format!("<p>Not supplied earlier today ({}).</p>", view.hh_mm(at))
             });
+            let forms = match view.clock {
+                // Withholding is still allowed through the API; the page offers nothing.
+                Some(_) => "<p>Correct this PC's clock before supplying.</p>".to_string(),
+                None => supply_forms(view, person, due),
+            };
             format!(
                 "<ul><li>{supervised}</li><li>{}</li></ul>{moved}{earlier}{forms}",
                 esc(&take_home),
-                forms = supply_forms(view, person, due),
             )
         }
         B => match status.supplied_at {

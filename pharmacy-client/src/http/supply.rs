@@ -5,7 +5,8 @@
 //! - once something was handed over today, nothing more is (B, "already supplied today at
 //!   HH:MM"); the database's unique index settles two requests racing each other;
 //! - never on unconfirmed data: a stale client refuses to supply (withholding is still
-//!   recorded: it hands nothing over);
+//!   recorded: it hands nothing over), nor while this PC's clock is far from the service's
+//!   ("today" may be the wrong day);
 //! - only under code A; D, E, F: "not to be supplied now: code D"; C: "nothing due today";
 //! - what was handed over must be exactly what is due (no partial supplies);
 //! - not after the day was closed (its missed doses are already reported).
@@ -164,6 +165,8 @@ pub(crate) async fn record(state: &AppState, request: SupplyRequest) -> Result<R
                 "must be 0 (or left out) when nothing is supplied",
             ));
         }
+    } else if let Some(problem) = view.clock {
+        return Err(ApiError::Conflict(problem.message(view.zone)));
     } else if view.freshness.stale {
         let marker = view.freshness.marker(view.zone, view.today);
         return Err(ApiError::Conflict(format!(

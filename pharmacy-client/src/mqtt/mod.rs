@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, MqttOptions, TlsConfiguration, Transport};
 use sotto_protocol::MAX_MESSAGE_BYTES;
 use tokio::sync::Notify;
@@ -36,6 +37,8 @@ pub struct LinkStatus {
     connections: AtomicU64,
     /// Wakes the sender: a report was queued, a connection was made, or reports were acked.
     reports: Notify,
+    /// This PC's time and the service's `sent_at` of the last authentic message.
+    clock: std::sync::Mutex<Option<(DateTime<Utc>, DateTime<Utc>)>>,
 }
 
 impl LinkStatus {
@@ -64,6 +67,18 @@ impl LinkStatus {
 
     fn connections(&self) -> u64 {
         self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Whether this PC's clock disagreed with the service's by more than `max` when the last
+    /// authentic message arrived (until one arrives, nothing is known and nothing is said).
+    pub fn clock_problem(&self, max: std::time::Duration) -> Option<crate::counter::ClockProblem> {
+        let reading = *self.clock.lock().unwrap_or_else(|e| e.into_inner());
+        reading
+            .and_then(|(local, service)| crate::counter::ClockProblem::check(local, service, max))
+    }
+
+    fn record_clock(&self, local: DateTime<Utc>, service: DateTime<Utc>) {
+        *self.clock.lock().unwrap_or_else(|e| e.into_inner()) = Some((local, service));
     }
 
     fn count_rejected(&self) {

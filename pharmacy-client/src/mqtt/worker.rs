@@ -102,7 +102,11 @@ impl Worker {
     async fn on_message(&mut self, publish: Publish) {
         match self.check(&publish) {
             Ok(message) => {
-                let confirmed_at = message.sent_at.min(self.clock.now());
+                let now = self.clock.now();
+                // Every authentic message tells us the service's time: a PC clock far off
+                // would put the counter on the wrong day (see `LinkStatus::clock_problem`).
+                self.status.record_clock(now, message.sent_at);
+                let confirmed_at = message.sent_at.min(now);
                 match self.store.apply(&message.body, confirmed_at).await {
                     Ok(decision) => {
                         match message.body {
