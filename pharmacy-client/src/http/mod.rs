@@ -99,13 +99,16 @@ impl AppState {
     fn view(&self, meta: Meta, now: DateTime<Utc>) -> View {
         let zone = counter::zone(meta.pharmacy.as_ref());
         let today = now.with_timezone(&zone).date_naive();
-        let freshness = Freshness::of(meta.synced_at, now, self.stale_after);
+        let clock = self.link.clock_problem(self.max_clock_skew);
+        let mut freshness = Freshness::of(meta.synced_at, now, self.stale_after);
+        // With this PC's clock far out, "how long since we heard" means nothing: not confirmed.
+        freshness.stale |= clock.is_some();
         View {
             meta,
             zone,
             today,
             freshness,
-            clock: self.link.clock_problem(self.max_clock_skew),
+            clock,
             form_token: self.guard.form_token().to_string(),
         }
     }

@@ -393,6 +393,13 @@ impl FakeServer {
             .await;
     }
 
+    /// As [`FakeServer::send`], stamped as sent by the service at `sent_at` (its clock).
+    pub async fn send_at(&self, body: ServerBody, sent_at: DateTime<Utc>) {
+        let mut message = ServerMessage::new(&self.pharmacy_id, body);
+        message.sent_at = sent_at;
+        self.send_raw(server_key().seal(&message)).await;
+    }
+
     pub async fn send_raw(&self, payload: Vec<u8>) {
         self.client
             .publish(

@@ -11,6 +11,7 @@ pub mod html;
 pub mod ledger_view;
 pub mod password;
 pub mod person;
+pub mod pharmacy_clock;
 pub mod pharmacies;
 mod pharmacy_hours;
 pub mod risk;

@@ -97,8 +97,17 @@ fn identity(su: &ServiceUser) -> String {
     )
 }
 
-/// A warning when the person's pharmacy has not been heard from within two heartbeats.
+/// Warnings about the person's pharmacy: its PC's clock, and whether it has been heard from.
 async fn stale_warning(st: &AppState, su: &ServiceUser) -> Result<String> {
+    let clock = super::pharmacy_clock::warning(st.store.pool(), &su.pharmacy_id)
+        .await?
+        .map(|w| format!("<p class=\"warning\" data-clock-wrong>{}</p>", esc(&w)))
+        .unwrap_or_default();
+    Ok(clock + &heard_warning(st, su).await?)
+}
+
+/// A warning when the person's pharmacy has not been heard from within two heartbeats.
+async fn heard_warning(st: &AppState, su: &ServiceUser) -> Result<String> {
     let last = last_contact(st.store.pool(), &su.pharmacy_id).await?;
     let limit = Duration::from_std(st.config.heartbeat_interval * 2).unwrap_or_default();
     let heard_recently = last

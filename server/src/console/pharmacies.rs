@@ -164,7 +164,13 @@ async fn build(
             ods = esc(&p.ods_code),
             name = esc(&p.name),
             hours = esc(&hours_summary(&p.opening_hours)),
-            conn = esc(&connection(st, l.last_message_at.as_deref())),
+            conn = {
+                let conn = esc(&connection(st, l.last_message_at.as_deref()));
+                match super::pharmacy_clock::warning(st.store.pool(), &p.id).await? {
+                    Some(w) => format!("{conn}<br><strong data-clock-wrong>{}</strong>", esc(&w)),
+                    None => conn,
+                }
+            },
             resync = l
                 .last_resync_at
                 .as_deref()

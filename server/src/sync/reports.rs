@@ -48,7 +48,7 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
         return Err(Rejected("pharmacy id does not match the topic".into()));
     }
     let resync = matches!(msg.body, ClientBody::ResyncRequest { .. });
-    if let Err(e) = record_contact(&sync.store, from, resync).await {
+    if let Err(e) = record_contact(&sync.store, from, resync, msg.sent_at).await {
         // Telemetry only: a failure here must not stop the message being handled.
         tracing::warn!(pharmacy_id = from, error = %e, "could not record pharmacy contact");
     }
@@ -81,17 +81,27 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
 /// Notes when a pharmacy was last heard from (the console's "last synced" and connection state).
 /// Not audited and outside the writers' lock: it is telemetry about the link, not a change of
 /// anyone's treatment, and it must not queue behind clinical writes.
-async fn record_contact(store: &db::Store, pharmacy_id: &str, resync: bool) -> Result<()> {
-    let now = db::now_text();
+/// The message's `sent_at` against our clock tells how far the pharmacy PC's clock is out.
+async fn record_contact(
+    store: &db::Store,
+    pharmacy_id: &str,
+    resync: bool,
+    sent_at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let received = chrono::Utc::now();
+    let now = received.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let skew_ms = (sent_at - received).num_milliseconds();
     sqlx::query(
-        "INSERT INTO pharmacy_contact (pharmacy_id, last_message_at, last_resync_at) \
-         VALUES ($1, $2, $3) ON CONFLICT (pharmacy_id) DO UPDATE SET \
+        "INSERT INTO pharmacy_contact (pharmacy_id, last_message_at, last_resync_at, clock_skew_ms) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (pharmacy_id) DO UPDATE SET \
          last_message_at = excluded.last_message_at, \
-         last_resync_at = COALESCE(excluded.last_resync_at, pharmacy_contact.last_resync_at)",
+         last_resync_at = COALESCE(excluded.last_resync_at, pharmacy_contact.last_resync_at), \
+         clock_skew_ms = excluded.clock_skew_ms",
     )
     .bind(pharmacy_id)
     .bind(&now)
     .bind(resync.then_some(now.clone()))
+    .bind(skew_ms)
     .execute(store.pool())
     .await?;
     Ok(())
