@@ -15,6 +15,10 @@ const WAIT: Duration = Duration::from_secs(20);
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_counter_pc_clock_a_day_ahead_supplies_nothing_and_the_service_is_shown_it() {
+        super::clock_a_day_ahead(sotto_tests::Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_missed_saturday_two_day_instalment_counts_sunday_and_brings_e_on_saturday() {
         super::a_missed_saturday_two_day_instalment(sotto_tests::Backend::Sqlite).await;
     }
@@ -29,6 +33,10 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_counter_pc_clock_a_day_ahead_supplies_nothing_and_the_service_is_shown_it() {
+        super::clock_a_day_ahead(sotto_tests::Backend::Postgres).await;
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_missed_saturday_two_day_instalment_counts_sunday_and_brings_e_on_saturday() {
         super::a_missed_saturday_two_day_instalment(sotto_tests::Backend::Postgres).await;
@@ -403,5 +411,60 @@ async fn late_closures(backend: Backend) {
     for secret in ["Testperson", "Alex", "methadone", "60 mg"] {
         assert!(!notice.data.contains(secret), "{secret} in {}", notice.data);
     }
+    counter.stop().await;
+}
+
+async fn clock_a_day_ahead(backend: Backend) {
+    use sotto_tests::console::{ConsoleClient, PASSWORD};
+    let w = PushWorld::start_on(BrokerKind::Embedded, backend, 1).await;
+    // The PC's clock says tomorrow; the service's messages say today.
+    let clock = TestClock::at(Utc::now() + chrono::Duration::days(1));
+    let mut counter = Counter::start_adjusted(
+        &w.pharmacy,
+        w.broker_port(),
+        Duration::from_secs(86_400 * 30),
+        Some(clock.clone()),
+        |c| c.max_clock_skew = Duration::from_secs(120),
+    )
+    .await;
+    counter
+        .wait_for(
+            sotto_tests::push::REFERENCE,
+            WAIT,
+            "the clock problem",
+            |s| s["clock_problem"].is_string(),
+        )
+        .await;
+    let tomorrow = today().succ_opt().unwrap();
+    let (status, body) = post_json(
+        &counter,
+        "/api/supplies",
+        json!({"reference": sotto_tests::push::REFERENCE, "date": tomorrow.to_string(),
+               "supervised_taken": true, "take_home_doses": 0}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("This PC's clock says")),
+        "{body}"
+    );
+    // The service sees it: the person page and the pharmacies page say how far out it is.
+    w.app.set_password(&w.keyworker, PASSWORD).await;
+    let kw = ConsoleClient::signed_in(&w.app, &w.keyworker).await;
+    let person = format!("/console/people/{}", w.service_user);
+    wait_until("the console's clock warning", async || {
+        kw.get(&person).await.body.contains("data-clock-wrong")
+    })
+    .await;
+    let page = kw.get(&person).await.body;
+    assert!(
+        page.contains("The pharmacy PC&#39;s clock is 1 day 0 h ahead")
+            || page.contains("The pharmacy PC's clock is 1 day 0 h ahead"),
+        "{page}"
+    );
+    // Nothing was handed over or reported missed.
+    assert!(missed_on_server(&w, &w.service_user).await.is_empty());
     counter.stop().await;
 }

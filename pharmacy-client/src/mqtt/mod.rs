@@ -138,6 +138,7 @@ pub fn spawn(
         client.clone(),
         store.clone(),
         status.clone(),
+        clock.clone(),
         config.pharmacy_id.clone(),
         shutdown.clone(),
     ));

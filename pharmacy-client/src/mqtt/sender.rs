@@ -31,6 +31,7 @@ pub(super) async fn run(
     client: AsyncClient,
     store: Store,
     status: Arc<LinkStatus>,
+    clock: Arc<dyn crate::clock::Clock>,
     pharmacy_id: String,
     shutdown: CancellationToken,
 ) {
@@ -70,12 +71,14 @@ pub(super) async fn run(
             .filter(|(seq, _)| sent.get(seq).is_none_or(|at| now >= *at + RETRY))
             .collect();
         for batch in due.chunks(BATCH) {
-            let message = ClientMessage::new(
+            let mut message = ClientMessage::new(
                 &pharmacy_id,
                 ClientBody::Reports {
                     reports: batch.iter().map(|(_, r)| r.clone()).collect(),
                 },
             );
+            // This PC's clock, as on every message (the service compares it with its own).
+            message.sent_at = clock.now();
             match client
                 .publish(&topic, QoS::AtLeastOnce, false, encode(&message))
                 .await

@@ -172,7 +172,7 @@ impl Worker {
     /// "Heard you": lets the server tell a quiet counter from a gone one. At most once: a lost
     /// answer is made good by the next heartbeat's.
     async fn answer_heartbeat(&self, seq: u64) {
-        let message = ClientMessage::new(&self.pharmacy_id, ClientBody::HeartbeatAck { seq });
+        let message = self.stamped(ClientBody::HeartbeatAck { seq });
         if let Err(error) = self
             .client
             .publish(
@@ -185,6 +185,14 @@ impl Worker {
         {
             tracing::warn!(%error, "could not answer a heartbeat");
         }
+    }
+
+    /// A message to the service stamped with this PC's clock (the service compares it with its
+    /// own, and shows staff a counter whose clock is wrong).
+    fn stamped(&self, body: ClientBody) -> ClientMessage {
+        let mut message = ClientMessage::new(&self.pharmacy_id, body);
+        message.sent_at = self.clock.now();
+        message
     }
 
     async fn on_resync_timeout(&mut self) {
@@ -203,10 +211,7 @@ impl Worker {
                 return;
             }
         };
-        let message = ClientMessage::new(
-            &self.pharmacy_id,
-            ClientBody::ResyncRequest { last_seq, reason },
-        );
+        let message = self.stamped(ClientBody::ResyncRequest { last_seq, reason });
         let topic = reports_topic(&self.pharmacy_id);
         match self
             .client

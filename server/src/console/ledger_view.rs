@@ -22,7 +22,7 @@ pub fn last_days(status: &Status) -> String {
                 "<tr><th scope=\"row\">{date}</th><td>{dose}</td><td>{words}</td></tr>",
                 date = day.date.format("%A %-d %B"),
                 dose = dose(day),
-                words = esc(&day.describe()),
+                words = esc(&words(day, status.date)),
             )
         })
         .collect();
@@ -43,5 +43,14 @@ fn dose(day: &DayAccount) -> String {
         ),
         (None, DayState::WithoutDose(_)) => "nothing".into(),
         (None, _) => "—".into(),
+    }
+}
+
+/// The day in words; a past day the pharmacy has not accounted for yet says so (the server
+/// settles a day when the pharmacy closes it).
+fn words(day: &DayAccount, today: chrono::NaiveDate) -> String {
+    match day.state {
+        DayState::ToCome if day.date < today => "not reported by the pharmacy yet".into(),
+        _ => day.describe(),
     }
 }

@@ -27,7 +27,8 @@ fn words(skew_ms: i64) -> Option<String> {
     if skew_ms.abs() <= LIMIT_MS {
         return None;
     }
-    let minutes = skew_ms.abs() / 60_000;
+    // To the nearest minute: a message's transit takes a moment off a whole day.
+    let minutes = (skew_ms.abs() + 30_000) / 60_000;
     let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
     let size = match (days, hours) {
         (0, 0) => format!("{mins} min"),
@@ -49,9 +50,15 @@ mod tests {
     fn a_clock_within_two_minutes_says_nothing_and_one_further_out_says_how_far() {
         assert_eq!(words(119_000), None);
         assert_eq!(words(-120_000), None);
-        assert!(words(86_400_000 + 7_200_000).unwrap().starts_with(
-            "The pharmacy PC's clock is 1 day 2 h ahead of the service's"
-        ));
-        assert!(words(-600_000).unwrap().contains("10 min behind the service's"));
+        assert!(
+            words(86_400_000 + 7_200_000)
+                .unwrap()
+                .starts_with("The pharmacy PC's clock is 1 day 2 h ahead of the service's")
+        );
+        assert!(
+            words(-600_000)
+                .unwrap()
+                .contains("10 min behind the service's")
+        );
     }
 }
