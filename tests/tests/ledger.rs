@@ -15,6 +15,10 @@ const WAIT: Duration = Duration::from_secs(20);
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_day_without_a_dose_later_on_the_day_of_a_review_counts_at_both_ends() {
+        super::review_day(sotto_tests::Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_counter_pc_clock_a_day_ahead_supplies_nothing_and_the_service_is_shown_it() {
         super::clock_a_day_ahead(sotto_tests::Backend::Sqlite).await;
     }
@@ -33,6 +37,10 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_day_without_a_dose_later_on_the_day_of_a_review_counts_at_both_ends() {
+        super::review_day(sotto_tests::Backend::Postgres).await;
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_counter_pc_clock_a_day_ahead_supplies_nothing_and_the_service_is_shown_it() {
         super::clock_a_day_ahead(sotto_tests::Backend::Postgres).await;
@@ -466,5 +474,71 @@ async fn clock_a_day_ahead(backend: Backend) {
     );
     // Nothing was handed over or reported missed.
     assert!(missed_on_server(&w, &w.service_user).await.is_empty());
+    counter.stop().await;
+}
+
+async fn review_day(backend: Backend) {
+    // Three days missed before today; a prescriber reviews this morning; today is missed too.
+    let w = PushWorld::start_on(BrokerKind::Embedded, backend, 3).await;
+    let start = today() - chrono::Duration::days(3);
+    let clock = TestClock::at(morning(start));
+    let mut counter = Counter::start_with_clock(
+        &w.pharmacy,
+        w.broker_port(),
+        Duration::from_secs(86_400 * 30),
+        Some(clock.clone()),
+    )
+    .await;
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "A", WAIT)
+        .await;
+    for k in 0..3 {
+        clock.set(evening(start + chrono::Duration::days(k)));
+    }
+    clock.set(morning(today()));
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "E", WAIT)
+        .await;
+    let hold = {
+        let mut found = None;
+        wait_until("the server's safety hold", async || {
+            found = server_code(&w, &w.service_user).await["holds"]
+                .as_array()
+                .and_then(|h| h.iter().find(|h| h["kind"] == "safety").cloned());
+            found.is_some()
+        })
+        .await;
+        found.unwrap()
+    };
+    let (status, body) = w
+        .app
+        .post(
+            &w.clinician.token,
+            &format!("/api/v1/holds/{}/lift", hold["id"].as_str().unwrap()),
+            json!({"note": "reviewed this morning"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "A", WAIT)
+        .await;
+
+    // Today is closed without a dose: it counts, at the server and at the counter alike.
+    clock.set(evening(today()));
+    wait_until(
+        "today's day without a dose counted at the server",
+        async || server_code(&w, &w.service_user).await["days_without_dose"] == 1,
+    )
+    .await;
+    // Two more days without a dose: E again on the third morning, the review's day counted.
+    for k in 1..3 {
+        clock.set(evening(today() + chrono::Duration::days(k)));
+    }
+    clock.set(morning(today() + chrono::Duration::days(3)));
+    counter
+        .wait_for_code(sotto_tests::push::REFERENCE, "E", WAIT)
+        .await;
+    let (_, status) = counter.status(sotto_tests::push::REFERENCE).await;
+    assert_eq!(status["days_without_dose"], 3, "{status}");
     counter.stop().await;
 }
