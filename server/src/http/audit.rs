@@ -24,7 +24,7 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "listAuditEntries", summary = "List audit entries (newest first)", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = crate::error::Problem)))]
 async fn list(

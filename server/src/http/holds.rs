@@ -43,7 +43,7 @@ pub struct HoldPlaced {
     pub placed_at: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/service-users/{id}/holds", tag = "holds",
+#[utoipa::path(post, path = "/api/v1/service-users/{id}/holds", operation_id = "placeHold", summary = "Place a hold (the pharmacy sees code D or E)", tag = "holds",
     request_body = PlaceHold, security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 201, body = HoldPlaced), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -110,7 +110,7 @@ pub struct HoldLifted {
     pub lifted_at: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/holds/{id}/lift", tag = "holds",
+#[utoipa::path(post, path = "/api/v1/holds/{id}/lift", operation_id = "liftHold", summary = "Lift a hold", tag = "holds",
     request_body = LiftHold, security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = HoldLifted), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]

@@ -40,6 +40,7 @@ pub struct AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sotto", description = "Instalment dispensing, holds and regime changes for opioid substitution treatment."),
+    servers((url = "/", description = "This Sotto server (paths are relative to where it is served)")),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

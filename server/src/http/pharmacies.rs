@@ -111,7 +111,7 @@ pub struct PharmacyCreated {
 
 type Created<T> = (StatusCode, Json<T>);
 
-#[utoipa::path(post, path = "/api/v1/pharmacies", tag = "pharmacies", request_body = CreatePharmacy,
+#[utoipa::path(post, path = "/api/v1/pharmacies", operation_id = "enrolPharmacy", summary = "Enrol a pharmacy (broker credentials shown once)", tag = "pharmacies", request_body = CreatePharmacy,
     security(("bearer" = [])),
     responses((status = 201, body = PharmacyCreated), (status = 403, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -162,14 +162,14 @@ pub(crate) async fn enrol(
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/pharmacies", tag = "pharmacies", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/pharmacies", operation_id = "listPharmacies", summary = "List enrolled pharmacies", tag = "pharmacies", security(("bearer" = [])),
     responses((status = 200, body = Vec<Pharmacy>), (status = 403, body = crate::error::Problem)))]
 async fn list(State(st): State<AppState>, caller: Caller) -> Result<Json<Vec<Pharmacy>>> {
     caller.require(&[Role::Admin, Role::Clinician, Role::Keyworker])?;
     Ok(Json(db::pharmacies::list(st.store.pool()).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/pharmacies/{id}", tag = "pharmacies", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/pharmacies/{id}", operation_id = "getPharmacy", summary = "Get one pharmacy", tag = "pharmacies", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Pharmacy), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)))]
@@ -203,7 +203,7 @@ pub struct ClosureCreated {
     pub doses_without_a_day: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/pharmacies/{id}/closures", tag = "pharmacies",
+#[utoipa::path(post, path = "/api/v1/pharmacies/{id}/closures", operation_id = "addPharmacyClosure", summary = "Record a one-off closure (a bank holiday)", tag = "pharmacies",
     request_body = CreateClosure, security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 201, body = ClosureCreated), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]

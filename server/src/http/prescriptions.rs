@@ -83,7 +83,7 @@ pub(crate) async fn view(
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/service-users/{id}/prescriptions", tag = "prescriptions",
+#[utoipa::path(post, path = "/api/v1/service-users/{id}/prescriptions", operation_id = "createPrescription", summary = "Issue an instalment prescription", tag = "prescriptions",
     request_body = PrescriptionDraft, security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 201, body = PrescriptionView), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
@@ -142,7 +142,7 @@ pub(crate) async fn load(
     Ok((stored, su.pharmacy_id))
 }
 
-#[utoipa::path(get, path = "/api/v1/prescriptions/{id}", tag = "prescriptions",
+#[utoipa::path(get, path = "/api/v1/prescriptions/{id}", operation_id = "getPrescription", summary = "Get a prescription with its day-by-day schedule", tag = "prescriptions",
     security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = PrescriptionView), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)))]
@@ -155,7 +155,7 @@ async fn get_one(
     Ok(Json(view(&st, &stored, &pharmacy_id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/prescriptions/{id}/regime-changes", tag = "prescriptions",
+#[utoipa::path(post, path = "/api/v1/prescriptions/{id}/regime-changes", operation_id = "changeRegime", summary = "Change the regime from a collection day", tag = "prescriptions",
     request_body = RegimeChangeDraft, security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 201, body = PrescriptionView), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]

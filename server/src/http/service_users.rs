@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(dispenses))
 }
 
-#[utoipa::path(get, path = "/api/v1/service-users/{id}/dispenses", tag = "service users",
+#[utoipa::path(get, path = "/api/v1/service-users/{id}/dispenses", operation_id = "listDispenses", summary = "List what the pharmacy handed over or withheld", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Vec<crate::dispensing::ingest::Dispense>),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
@@ -54,7 +54,7 @@ pub struct CreateServiceUser {
     pub heads_up_email: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/service-users", tag = "service users",
+#[utoipa::path(post, path = "/api/v1/service-users", operation_id = "createServiceUser", summary = "Register a service user at a pharmacy", tag = "service users",
     request_body = CreateServiceUser, security(("bearer" = [])),
     responses((status = 201, body = ServiceUser), (status = 403, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -159,7 +159,7 @@ pub struct SetKeyworker {
 }
 
 /// Moves a person to another keyworker (audited). Setting the current one changes nothing.
-#[utoipa::path(put, path = "/api/v1/service-users/{id}/keyworker", tag = "service users",
+#[utoipa::path(put, path = "/api/v1/service-users/{id}/keyworker", operation_id = "setKeyworker", summary = "Move a service user to another keyworker", tag = "service users",
     request_body = SetKeyworker, security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = ServiceUser), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -245,7 +245,7 @@ impl ServiceUserRecord {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/service-users/{id}", tag = "service users",
+#[utoipa::path(get, path = "/api/v1/service-users/{id}", operation_id = "getServiceUser", summary = "Get one service user", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = ServiceUserRecord), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)))]
@@ -265,7 +265,7 @@ pub struct StatusQuery {
     pub date: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/service-users/{id}/status", tag = "service users",
+#[utoipa::path(get, path = "/api/v1/service-users/{id}/status", operation_id = "getServiceUserStatus", summary = "Get the code the pharmacy shows, with the dose ledger", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path), StatusQuery),
     responses((status = 200, body = Status), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -289,7 +289,7 @@ async fn get_status(
     Ok(Json(s))
 }
 
-#[utoipa::path(get, path = "/api/v1/service-users/{id}/missed-doses", tag = "service users",
+#[utoipa::path(get, path = "/api/v1/service-users/{id}/missed-doses", operation_id = "listMissedDoses", summary = "List days without a dose the pharmacy reported", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Vec<MissedDose>), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)))]

@@ -35,7 +35,7 @@ pub struct AlertPreference {
     pub mode: AlertMode,
 }
 
-#[utoipa::path(put, path = "/api/v1/staff/me/alerts", tag = "staff", request_body = AlertPreference,
+#[utoipa::path(put, path = "/api/v1/staff/me/alerts", operation_id = "setAlertMode", summary = "Choose per-dose or digest missed-dose alerts", tag = "staff", request_body = AlertPreference,
     security(("bearer" = [])),
     responses((status = 200, body = AlertPreference), (status = 401, body = crate::error::Problem),
         (status = 422, body = crate::error::Problem)))]
@@ -87,7 +87,7 @@ pub struct StaffCreated {
     pub token: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/staff", tag = "staff", request_body = CreateStaff,
+#[utoipa::path(post, path = "/api/v1/staff", operation_id = "createStaff", summary = "Create a staff member", tag = "staff", request_body = CreateStaff,
     security(("bearer" = [])),
     responses((status = 201, body = StaffCreated), (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
