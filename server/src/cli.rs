@@ -1,4 +1,4 @@
-//! Command line: `serve` (default), `demo`, `admin create-staff|set-password|verify-audit|
+//! Command line: `serve` (default), `admin create-staff|set-password|verify-audit|
 //! mosquitto-config|check-pharmacy`, `openapi`.
 
 use std::ffi::OsString;
@@ -30,8 +30,6 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default). Configuration comes from SOTTO_* variables.
     Serve,
-    /// Run on embedded defaults in a temporary folder, seeded with demo data, and print how to use it.
-    Demo,
     /// Administration tasks, using the same configuration as the server.
     #[command(subcommand)]
     Admin(Admin),
@@ -107,7 +105,6 @@ pub async fn main(
     let config = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Demo => crate::demo::run(config, out).await,
         Command::Openapi => {
             writeln!(
                 out,

@@ -11,7 +11,6 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod db;
-pub mod demo;
 pub mod dispensing;
 pub mod email;
 pub mod error;

@@ -1,6 +1,9 @@
-//! `sotto-server demo`: the newcomer's first command. Runs on embedded defaults in a temporary
-//! folder, seeds a pharmacy, staff and service users through the real API, and prints how to
-//! look around.
+//! `cargo run -p sotto-demo`: the newcomer's first command. Runs the real server on embedded
+//! defaults in a temporary folder, seeds a pharmacy, staff and service users through the real
+//! API, runs a pharmacy counter client beside it, and prints how to look around. Its own crate,
+//! so the server does not depend on the pharmacy client.
+
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,12 +16,25 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::config::Config;
-use crate::db::audit::Actor;
-use crate::http::staff::{CreateStaff, create_staff};
-use crate::{Application, app, auth::Role, http};
+use sotto_server::config::Config;
+use sotto_server::db::audit::Actor;
+use sotto_server::http::staff::{CreateStaff, create_staff};
+use sotto_server::{Application, app, auth::Role, http};
 
-pub async fn run(mut config: Config, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+#[tokio::main]
+async fn main() -> ExitCode {
+    sotto_server::telemetry::init();
+    let result = match Config::from_env() {
+        Ok(config) => run(config, &mut std::io::stdout()).await,
+        Err(e) => Err(e.into()),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("sotto-demo: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(mut config: Config, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("sotto-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).context("Failed to create the demo folder")?;
     config.database_url = format!("sqlite://{}", dir.join("sotto.db").display());
@@ -192,13 +208,13 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
     let tok = |v: &Value| v["token"].as_str().unwrap_or_default().to_string();
     // Console passwords, set the way `admin set-password` does.
     let mut w = store.write().await?;
-    let hash = crate::console::password::hash(DEMO_PASSWORD);
+    let hash = sotto_server::console::password::hash(DEMO_PASSWORD);
     for id in [
         admin.id.as_str(),
         clinician["id"].as_str().unwrap_or_default(),
         keyworker["id"].as_str().unwrap_or_default(),
     ] {
-        crate::db::staff::set_password(&mut w, &Actor("demo".into()), id, &hash).await?;
+        sotto_server::db::staff::set_password(&mut w, &Actor("demo".into()), id, &hash).await?;
     }
     w.commit().await?;
     let (ct, kt) = (tok(&clinician), tok(&keyworker));
