@@ -15,6 +15,7 @@ pub mod demo;
 pub mod dispensing;
 pub mod email;
 pub mod error;
+pub mod fhir;
 pub mod http;
 pub mod status;
 pub mod sync;
