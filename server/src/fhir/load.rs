@@ -202,6 +202,7 @@ impl PersonData {
             patient: self.su.id.clone(),
             last_updated: parse_instant(last_updated),
             date: date.map(parse_instant),
+            span: None,
             resource,
         }
     }
@@ -216,7 +217,7 @@ impl PersonData {
                 let updated = rows
                     .get(step + 1)
                     .map_or(&row.created_at, |n| &n.created_at);
-                let r = resources::medication_request(&RequestStep {
+                let facts = RequestStep {
                     id: &row.id,
                     prescription_id: &stored.id,
                     patient_id: &self.su.id,
@@ -229,8 +230,12 @@ impl PersonData {
                         .and_then(|s| rows.get(s))
                         .map(|r| r.id.as_str()),
                     today: self.today,
-                });
-                out.push(self.entry(Kind::MedicationRequest, updated, Some(&row.created_at), r));
+                };
+                let r = resources::medication_request(&facts);
+                out.push(
+                    self.entry(Kind::MedicationRequest, updated, Some(&row.created_at), r)
+                        .about(facts.span()),
+                );
             }
         }
         out
@@ -291,7 +296,16 @@ impl PersonData {
                 kind,
             });
             let when = d.supplied.then_some(d.at.as_str());
-            out.push(self.entry(Kind::MedicationDispense, &d.received_at, when, r));
+            let last = d
+                .take_home_dates
+                .iter()
+                .copied()
+                .chain([d.collect_on])
+                .max();
+            out.push(
+                self.entry(Kind::MedicationDispense, &d.received_at, when, r)
+                    .about((d.collect_on, last.unwrap_or(d.collect_on))),
+            );
         }
         for m in &self.missed {
             let (Some(why), Some((request_id, medicine))) =
@@ -312,7 +326,10 @@ impl PersonData {
                     dose: DoseMg::from_micrograms(m.dose_ug),
                 },
             });
-            out.push(self.entry(Kind::MedicationDispense, &m.reported_at, None, r));
+            out.push(
+                self.entry(Kind::MedicationDispense, &m.reported_at, None, r)
+                    .about((m.date, m.date)),
+            );
         }
         out
     }
@@ -344,13 +361,24 @@ impl PersonData {
                 taken_at: &d.at,
                 last_updated: &d.received_at,
             });
-            out.push(self.entry(
-                Kind::MedicationAdministration,
-                &d.received_at,
-                Some(&d.at),
-                r,
-            ));
+            out.push(
+                self.entry(
+                    Kind::MedicationAdministration,
+                    &d.received_at,
+                    Some(&d.at),
+                    r,
+                )
+                .about((d.collect_on, d.collect_on)),
+            );
         }
         out
+    }
+}
+
+impl Entry {
+    /// Records the days the entry is about.
+    fn about(mut self, span: (NaiveDate, NaiveDate)) -> Entry {
+        self.span = Some(span);
+        self
     }
 }

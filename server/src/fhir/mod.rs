@@ -10,7 +10,9 @@
 mod capability;
 pub mod codes;
 mod definitions;
+mod export;
 mod handlers;
+mod import;
 mod load;
 mod outcome;
 pub mod resources;
@@ -42,7 +44,11 @@ fn accepts_format(v: &str) -> bool {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(capability::metadata))
-        .route("/MedicationRequest", get(handlers::search_requests))
+        .route("/$export", get(export::export))
+        .route(
+            "/MedicationRequest",
+            get(handlers::search_requests).post(import::import),
+        )
         .route("/StructureDefinition", get(definitions::search_structures))
         .route(
             "/StructureDefinition/{id}",

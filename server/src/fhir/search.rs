@@ -58,6 +58,8 @@ pub struct Entry {
     pub last_updated: DateTime<Utc>,
     /// The value of the type's date parameter, if the resource has one.
     pub date: Option<DateTime<Utc>>,
+    /// The days it is about (a step's days, the days a dispense was for), for the export.
+    pub span: Option<(NaiveDate, NaiveDate)>,
     pub resource: Value,
 }
 

@@ -15,6 +15,7 @@ fn entry(id: &str, updated: &str) -> Entry {
         patient: "su1".into(),
         last_updated: at(updated),
         date: Some(at(updated)),
+        span: None,
         resource: json!({"resourceType": "MedicationDispense", "id": id}),
     }
 }
