@@ -19,6 +19,14 @@ sotto_tests::on_both_backends!(
     the_export_resolves_every_reference_is_audited_and_passes_the_validator,
 );
 
+/// A real counter client and broker: `counter::{sqlite,postgres}::…`.
+mod counter {
+    use super::a_supply_at_the_real_counter_reads_as_a_dispense_of_two_days_and_a_supervised_dose;
+    sotto_tests::on_each_backend!(
+        a_supply_at_the_real_counter_reads_as_a_dispense_of_two_days_and_a_supervised_dose
+    );
+}
+
 /// Two servers per test: `round_trip::{sqlite,postgres}::…`.
 mod round_trip {
     use super::an_exported_prescription_imported_into_a_second_server_has_the_same_schedule;
@@ -761,4 +769,100 @@ fn collect_references(v: &Value, out: &mut Vec<String>) {
         Value::Array(a) => a.iter().for_each(|x| collect_references(x, out)),
         _ => {}
     }
+}
+
+async fn a_supply_at_the_real_counter_reads_as_a_dispense_of_two_days_and_a_supervised_dose(
+    backend: Backend,
+) {
+    use chrono::Datelike;
+    use sotto_tests::push::{BrokerKind, PushWorld};
+    let w = PushWorld::start_on(BrokerKind::Embedded, backend, 1).await;
+    let today = Utc::now().date_naive();
+    let tomorrow = today + Duration::days(1);
+    // Today's collection covers tomorrow as take-home; every other day is its own.
+    let names = sotto_tests::WEEKDAYS;
+    let (t, n) = (
+        today.weekday().num_days_from_monday() as usize,
+        tomorrow.weekday().num_days_from_monday() as usize,
+    );
+    let collections: Vec<Value> = (0..7)
+        .filter(|d| *d != n)
+        .map(|d| json!({"weekday": names[d], "days": if d == t { 2 } else { 1 }, "supervised": true}))
+        .collect();
+    let (status, su) = w
+        .app
+        .post(
+            &w.keyworker.token,
+            "/api/v1/service-users",
+            sotto_tests::service_user_body(
+                "SU-3001",
+                &w.pharmacy.id,
+                &w.keyworker.id,
+                &w.clinician.id,
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{su}");
+    let su = su["id"].as_str().unwrap().to_string();
+    let (status, p) = w
+        .app
+        .post(
+            &w.clinician.token,
+            &format!("/api/v1/service-users/{su}/prescriptions"),
+            prescription_body(today, 7, Value::Array(collections)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let counter = w.counter(std::time::Duration::from_secs(3600)).await;
+    counter
+        .wait_for_code("SU-3001", "A", std::time::Duration::from_secs(20))
+        .await;
+    let (status, body) = counter
+        .post(
+            "/api/supplies",
+            &json!({"reference": "SU-3001", "date": today.to_string(),
+                    "supervised_taken": true, "take_home_doses": 1}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let path = format!("MedicationDispense?patient={su}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let dispense = loop {
+        let (_, found, _) = fhir(&w.app, Some(&w.clinician.token), &path).await;
+        if let Some(d) = entries(&found).into_iter().next() {
+            break d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the supply never reached the server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(dispense["status"], "completed");
+    assert_eq!(dispense["daysSupply"]["value"], 2);
+    assert_eq!(dispense["quantity"]["value"], 120.0);
+    let days: Vec<&str> = dispense["dosageInstruction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["timing"]["event"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(days, [today.to_string(), tomorrow.to_string()]);
+    assert_eq!(
+        dispense["performer"][0]["actor"]["identifier"]["value"],
+        "FA001"
+    );
+    let (_, admins, _) = fhir(
+        &w.app,
+        Some(&w.clinician.token),
+        &format!("MedicationAdministration?patient={su}"),
+    )
+    .await;
+    let admins = entries(&admins);
+    assert_eq!(admins.len(), 1, "only the dose taken at the counter");
+    assert_eq!(admins[0]["dosage"]["dose"]["value"], 60.0);
+    assert_eq!(
+        admins[0]["supportingInformation"][0]["reference"],
+        format!("MedicationDispense/{}", dispense["id"].as_str().unwrap())
+    );
 }
