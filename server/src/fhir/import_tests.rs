@@ -1,6 +1,8 @@
 use super::*;
 use crate::fhir::resources::{RequestStep, medication_request};
-use sotto_domain::{PharmacyCalendar, Prescription};
+use sotto_domain::{
+    Collection, Directions, Medicine, PharmacyCalendar, Prescription, PrescriptionDraft,
+};
 
 fn draft() -> PrescriptionDraft {
     let collections = [("mon", 3, true), ("thu", 2, false), ("sat", 2, true)]

@@ -10,38 +10,13 @@ use sqlx::{AnyConnection, Row};
 
 use super::codes::NotDispensed;
 use super::resources::{self, DispenseFacts, DispenseKind, RequestStep};
+use super::rows::{
+    DispenseRow, MissedRow, RegimeRow, dispense_rows, missed_rows, ods_codes, regime_rows,
+};
 use super::search::{Entry, Kind};
-use crate::db::{self, get_date, prescriptions::Stored, service_users::ServiceUser};
+use crate::db::{self, prescriptions::Stored, service_users::ServiceUser};
 use crate::dispensing::ledger::{PersonRecords, records};
 use crate::error::{Error, Result};
-
-/// A regime's row facts (its id and when it was written).
-struct RegimeRow {
-    id: String,
-    effective_from: NaiveDate,
-    created_at: String,
-}
-
-struct DispenseRow {
-    id: String,
-    pharmacy_id: String,
-    collect_on: NaiveDate,
-    supplied: bool,
-    supervised_taken: bool,
-    take_home_dates: Vec<NaiveDate>,
-    withheld_reason: Option<String>,
-    at: String,
-    received_at: String,
-}
-
-struct MissedRow {
-    id: String,
-    pharmacy_id: String,
-    date: NaiveDate,
-    dose_ug: i64,
-    why: String,
-    reported_at: String,
-}
 
 /// Everything the FHIR API shows of one person.
 pub struct PersonData {
@@ -69,10 +44,14 @@ pub async fn person(conn: &mut AnyConnection, su: ServiceUser) -> Result<PersonD
         let rows = regime_rows(&mut *conn, &p.id).await?;
         prescriptions.push((p, rows));
     }
-    let recs = records(&mut *conn, &pharmacy, &su.id).await?;
+    let dispenses = dispense_rows(&mut *conn, &su.id).await?;
+    let mut recs = records(&mut *conn, &pharmacy, &su.id).await?;
+    // The ledger counts exactly the supplies this answer lists: a supply stored between the two
+    // reads would otherwise be listed with no day in hand.
+    recs.supplies = dispenses.iter().map(DispenseRow::supply).collect();
     let ledger = ledger_span(&recs, &prescriptions);
     Ok(PersonData {
-        dispenses: dispense_rows(&mut *conn, &su.id).await?,
+        dispenses,
         missed: missed_rows(&mut *conn, &su.id).await?,
         ods: ods_codes(&mut *conn).await?,
         today: pharmacy.today(),
@@ -88,83 +67,6 @@ fn ledger_span(recs: &PersonRecords, ps: &[(Stored, Vec<RegimeRow>)]) -> Option<
     let from = ps.iter().map(|(p, _)| p.prescription.start_date()).min()?;
     let to = ps.iter().map(|(p, _)| p.prescription.end_date()).max()?;
     Some(Ledger::compute(&recs.input(), from, to))
-}
-
-async fn regime_rows(conn: &mut AnyConnection, prescription_id: &str) -> Result<Vec<RegimeRow>> {
-    let rows = sqlx::query(
-        "SELECT id, effective_from, created_at FROM regimes WHERE prescription_id = $1 \
-         ORDER BY effective_from",
-    )
-    .bind(prescription_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RegimeRow {
-                id: r.try_get("id")?,
-                effective_from: get_date(r, "effective_from")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
-}
-
-async fn dispense_rows(conn: &mut AnyConnection, su_id: &str) -> Result<Vec<DispenseRow>> {
-    let rows = sqlx::query(
-        "SELECT id, pharmacy_id, collect_on, kind, supervised_taken, take_home_dates, \
-         withheld_reason, at, received_at FROM dispenses WHERE service_user_id = $1",
-    )
-    .bind(su_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let dates: String = r.try_get("take_home_dates")?;
-            Ok(DispenseRow {
-                id: r.try_get("id")?,
-                pharmacy_id: r.try_get("pharmacy_id")?,
-                collect_on: get_date(r, "collect_on")?,
-                supplied: r.try_get::<String, _>("kind")? == "supplied",
-                supervised_taken: r.try_get::<i64, _>("supervised_taken")? != 0,
-                take_home_dates: serde_json::from_str(&dates)
-                    .map_err(|_| Error::Internal("stored take-home dates are malformed".into()))?,
-                withheld_reason: r.try_get("withheld_reason")?,
-                at: r.try_get("at")?,
-                received_at: r.try_get("received_at")?,
-            })
-        })
-        .collect()
-}
-
-async fn missed_rows(conn: &mut AnyConnection, su_id: &str) -> Result<Vec<MissedRow>> {
-    let rows = sqlx::query(
-        "SELECT id, pharmacy_id, date, dose_ug, why, reported_at FROM missed_doses \
-         WHERE service_user_id = $1",
-    )
-    .bind(su_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MissedRow {
-                id: r.try_get("id")?,
-                pharmacy_id: r.try_get("pharmacy_id")?,
-                date: get_date(r, "date")?,
-                dose_ug: r.try_get("dose_ug")?,
-                why: r.try_get("why")?,
-                reported_at: r.try_get("reported_at")?,
-            })
-        })
-        .collect()
-}
-
-async fn ods_codes(conn: &mut AnyConnection) -> Result<HashMap<String, String>> {
-    let rows = sqlx::query("SELECT id, ods_code FROM pharmacies")
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("ods_code")?)))
-        .collect()
 }
 
 fn parse_instant(text: &str) -> DateTime<Utc> {

@@ -15,7 +15,9 @@ mod handlers;
 mod import;
 mod load;
 mod outcome;
+mod read_request;
 pub mod resources;
+mod rows;
 pub mod search;
 
 use axum::Router;
