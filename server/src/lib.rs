@@ -14,6 +14,7 @@ pub mod db;
 pub mod dispensing;
 pub mod email;
 pub mod error;
+pub mod fhir;
 pub mod http;
 pub mod status;
 pub mod sync;

@@ -6,7 +6,7 @@ mod error_responses;
 mod health;
 pub mod holds;
 pub mod json;
-mod params;
+pub(crate) mod params;
 pub mod pharmacies;
 pub(crate) mod prescriptions;
 pub mod service_users;
@@ -100,6 +100,8 @@ pub fn router(state: AppState) -> Router {
                 crate::console::headers::security_headers,
             )),
         )
+        // FHIR R4: described by its CapabilityStatement, outside the OpenAPI document.
+        .nest("/fhir/r4", crate::fhir::router())
         .route(
             "/",
             axum::routing::get(|| async { axum::response::Redirect::to("/console") }),

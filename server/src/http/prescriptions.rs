@@ -97,6 +97,23 @@ async fn create(
     caller.require(&[Role::Clinician])?;
     let su = load_visible(&st, &caller, &su_id).await?;
     let draft: PrescriptionDraft = body.parse()?;
+    let stored = create_for(&st, &caller, &su, draft).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&st, &stored, &su.pharmacy_id).await?),
+    ))
+}
+
+/// Validates and stores a new prescription for a person the caller may see (role and
+/// visibility already checked), with its outbox message; shared by the API and the FHIR import,
+/// so both apply the same rules and messages.
+pub(crate) async fn create_for(
+    st: &AppState,
+    caller: &Caller,
+    su: &db::service_users::ServiceUser,
+    draft: PrescriptionDraft,
+) -> Result<db::prescriptions::Stored> {
+    caller.require(&[Role::Clinician])?;
     let mut w = st.store.write().await?;
     let calendar = db::pharmacies::calendar_of(&mut w.tx, &su.pharmacy_id).await?;
     let prescription = Prescription::new(draft, &calendar).map_err(Error::Validation)?;
@@ -115,16 +132,14 @@ async fn create(
             ),
         });
     }
-    let id = db::prescriptions::insert(&mut w, &Actor(caller.id), &su.id, &prescription).await?;
+    let id =
+        db::prescriptions::insert(&mut w, &Actor(caller.id.clone()), &su.id, &prescription).await?;
     crate::sync::outbox::person_changed(&mut w, &su.id).await?;
     let stored = db::prescriptions::get(&mut w.tx, &id)
         .await?
         .ok_or_else(|| Error::Internal("prescription vanished after insert".into()))?;
     w.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(view(&st, &stored, &su.pharmacy_id).await?),
-    ))
+    Ok(stored)
 }
 
 /// Loads a prescription and its person, checking the caller may see them.
