@@ -5,6 +5,7 @@
 //! Sign-in is e-mail and password (Argon2id); a session cookie then stands in for the bearer
 //! token, and the signed-in staff member is the audit actor exactly as with a token.
 
+pub mod calendar;
 pub mod caseload;
 pub mod headers;
 pub mod html;
