@@ -46,9 +46,7 @@ impl Medicine {
         match self {
             Medicine::MethadoneOralSolution1mgMl => "Methadone 1 mg/ml oral solution",
             Medicine::BuprenorphineSublingual => "Buprenorphine sublingual tablets",
-            Medicine::BuprenorphineOralLyophilisate => {
-                "Buprenorphine oral lyophilisate (Espranor)"
-            }
+            Medicine::BuprenorphineOralLyophilisate => "Buprenorphine oral lyophilisate (Espranor)",
         }
     }
 

@@ -170,4 +170,3 @@ pub async fn text(c: &Client, css: &str) -> String {
     }
     panic!("no {css}");
 }
-

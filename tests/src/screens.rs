@@ -92,6 +92,17 @@ impl Screens {
         self.pages.push(name.to_string());
     }
 
+    /// Every page source kept, by name (each file named to vnu, so none goes unchecked).
+    fn files(&self) -> Vec<PathBuf> {
+        (0..self.pages.len())
+            .map(|i| {
+                self.sources
+                    .path()
+                    .join(format!("{i:02}-{}.html", slug(&self.pages[i])))
+            })
+            .collect()
+    }
+
     async fn axe(&self, c: &Client, name: &str, width: u32) {
         c.execute(&self.axe, vec![]).await.expect("axe-core loads");
         let violations = c
@@ -121,12 +132,14 @@ impl Screens {
             .arg("-jar")
             .arg(tool("vnu-jar/build/dist/vnu.jar"))
             .args(["--format", "json", "--errors-only", "--exit-zero-always"])
-            .arg(self.sources.path())
+            .args(self.files())
             .output()
             .expect("java runs (apt-get install default-jre-headless; scripts/test does)");
         let text = String::from_utf8_lossy(&out.stderr).to_string()
             + &String::from_utf8_lossy(&out.stdout);
-        let start = text.find('{').unwrap_or_else(|| panic!("no vnu report: {text}"));
+        let start = text
+            .find('{')
+            .unwrap_or_else(|| panic!("no vnu report: {text}"));
         let report: Value = serde_json::from_str(text[start..].trim()).expect("vnu's JSON");
         let errors: Vec<String> = report["messages"]
             .as_array()
@@ -136,7 +149,12 @@ impl Screens {
             .map(|m| {
                 format!(
                     "{} line {}: {} [{}]",
-                    m["url"].as_str().unwrap_or("?").rsplit('/').next().unwrap_or("?"),
+                    m["url"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("?"),
                     m["lastLine"],
                     m["message"].as_str().unwrap_or(""),
                     m["extract"].as_str().unwrap_or("")
@@ -182,7 +200,10 @@ pub async fn set_width(c: &Client, width: u32) {
         outer = (i64::from(outer) + i64::from(width) - i64::from(inner)).max(100) as u32;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let inner = c.execute("return window.innerWidth;", vec![]).await.unwrap();
+    let inner = c
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap();
     panic!("could not make the window {width} px wide (it is {inner})");
 }
 

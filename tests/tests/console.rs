@@ -255,7 +255,11 @@ async fn a_clinician_changes_a_regime_and_sees_the_new_calendar() {
             .await
             .contains("60 mg")
     );
-    assert!(text(c, "#regimes + .scroll table").await.contains("titration"));
+    assert!(
+        text(c, "#regimes + .scroll table")
+            .await
+            .contains("titration")
+    );
     browser.close().await;
 }
 

@@ -43,8 +43,10 @@ fn daily_but(day: NaiveDate) -> Value {
         WEEKDAYS
             .iter()
             .filter(|d| **d != weekday(day))
-            .map(|d| json!({"weekday": d, "days": if *d == weekday(before) { 2 } else { 1 },
-                            "supervised": true}))
+            .map(
+                |d| json!({"weekday": d, "days": if *d == weekday(before) { 2 } else { 1 },
+                            "supervised": true})
+            )
             .collect::<Vec<_>>()
     )
 }
@@ -99,7 +101,13 @@ impl World {
                 .post(
                     &self.clinician.token,
                     &format!("/api/v1/service-users/{su}/prescriptions"),
-                    prescription_body(start, 14, collections),
+                    {
+                        let mut body = prescription_body(start, 14, collections);
+                        // A missed collection is forfeit whole (clause 2 off), so a day it
+                        // covered has nothing due: code C.
+                        body["directions"]["supply_remaining_if_missed"] = json!(false);
+                        body
+                    },
                 )
                 .await;
             assert_eq!(status, 201, "{p}");
@@ -120,8 +128,15 @@ impl World {
     }
 }
 
-async fn screenshot_at_phone_size(c: &Client, name: &str) {
+/// A phone-width screenshot, scrolled so `css` is in view (at the window's foot when `end`).
+async fn screenshot_at_phone_size(c: &Client, name: &str, css: &str, end: bool) {
     set_width(c, 390).await;
+    c.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: arguments[1] ? 'end' : 'start'});",
+        vec![json!(css), json!(end)],
+    )
+    .await
+    .unwrap();
     let png = c.screenshot().await.unwrap();
     std::fs::write(
         format!("{}/../docs/screenshots/{name}", env!("CARGO_MANIFEST_DIR")),
@@ -129,6 +144,11 @@ async fn screenshot_at_phone_size(c: &Client, name: &str) {
     )
     .unwrap();
     set_width(c, 1280).await;
+}
+
+/// Runs `script` in the page and returns what it returns.
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
 }
 
 /// Types into a field the way a person does.
@@ -143,9 +163,7 @@ async fn type_in(c: &Client, id: &str, value: &str) {
 
 /// Submits the form matching `css` and waits until its answer has replaced the page.
 async fn submit(c: &Client, css: &str) {
-    c.execute("document.body.dataset.left = '1';", vec![])
-        .await
-        .unwrap();
+    js(c, "document.body.dataset.left = '1';").await;
     c.execute(
         "document.querySelector(arguments[0]).requestSubmit();",
         vec![json!(css)],
@@ -166,7 +184,14 @@ async fn submit(c: &Client, css: &str) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("the answer to {css} never loaded");
+    let invalid = c
+        .execute(
+            "return [...document.querySelectorAll(':invalid')].map((e) => `${e.id || e.tagName}: ${e.outerHTML.slice(0, 300)}`);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    panic!("the answer to {css} never loaded; fields the browser holds invalid: {invalid}");
 }
 
 /// Checks the GET page at `path` (as the browser shows it, and as the server sent it).
@@ -191,7 +216,7 @@ async fn confirm_follows_the_calendar(c: &Client) {
         let seen = c
             .execute(
                 "const days = [...document.querySelectorAll('.cal [data-date]')];
-                 const button = document.querySelector('main form button[type=submit]');
+                 const button = document.querySelector('.confirm button[type=submit]');
                  const b = button.getBoundingClientRect();
                  const w = window.innerWidth;
                  const off = days.filter((d) => { const r = d.getBoundingClientRect();
@@ -205,16 +230,34 @@ async fn confirm_follows_the_calendar(c: &Client) {
             .await
             .unwrap();
         assert!(seen["days"].as_u64().unwrap() >= 7, "{seen}");
-        assert_eq!(seen["off"], json!([]), "days off-screen at {width} px: {seen}");
-        assert_eq!(seen["below"], true, "confirm above a day at {width} px: {seen}");
+        assert_eq!(
+            seen["off"],
+            json!([]),
+            "days off-screen at {width} px: {seen}"
+        );
+        assert_eq!(
+            seen["below"], true,
+            "confirm above a day at {width} px: {seen}"
+        );
         if width < 600 {
             // A day list: one day per row, its date in words.
-            assert_eq!(seen["rows"], seen["days"], "not one day a row at {width} px: {seen}");
+            assert_eq!(
+                seen["rows"], seen["days"],
+                "not one day a row at {width} px: {seen}"
+            );
             let last = seen["text"].as_str().unwrap();
             assert!(
-                ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-                    .iter()
-                    .any(|d| last.contains(d))
+                [
+                    "Monday",
+                    "Tuesday",
+                    "Wednesday",
+                    "Thursday",
+                    "Friday",
+                    "Saturday",
+                    "Sunday"
+                ]
+                .iter()
+                .any(|d| last.contains(d))
                     && last.contains("mg")
                     && (last.contains("supervised") || last.contains("take-home")),
                 "{last}"
@@ -228,9 +271,16 @@ async fn confirm_follows_the_calendar(c: &Client) {
 async fn every_console_page_fits_a_phone_and_passes_axe_and_the_html_checker() {
     let w = World::start().await;
     let t = today();
-    let weekly = w.person("SU-3001", Some((t, weekly_on(t)))).await;
+    // Weekly collections on today's weekday, since a week ago (a change starts after the first
+    // day): the preview shows today's collection and six take-home days after it.
+    let weekly = w
+        .person("SU-3001", Some((t - Days::days(7), weekly_on(t))))
+        .await;
     let held = w
-        .person("SU-3002", Some((t - Days::days(1), daily_but(t + Days::days(3)))))
+        .person(
+            "SU-3002",
+            Some((t - Days::days(1), daily_but(t + Days::days(3)))),
+        )
         .await;
     w.hold(&held, "attend").await;
     let mut s = Screens::new();
@@ -245,47 +295,151 @@ async fn every_console_page_fits_a_phone_and_passes_axe_and_the_html_checker() {
     // A keyworker: caseload, a person, a hold's preview and its errors, lifting, whose risk.
     sign_in(c, &w.app, &w.keyworker.email, PASSWORD).await;
     wait_for_path(c, "/console/caseload").await;
-    assert!(text(c, "main p").await.contains("2 people"));
+    assert!(text(c, "main p").await.contains("2 people."));
     visit(&mut s, &b, &w.app, "caseload", "/console/caseload").await;
-    visit(&mut s, &b, &w.app, "person (keyworker)", &format!("/console/people/{held}")).await;
+    visit(
+        &mut s,
+        &b,
+        &w.app,
+        "person (keyworker)",
+        &format!("/console/people/{held}"),
+    )
+    .await;
     let page = b.body_text().await;
     assert!(page.contains("Methadone 1 mg/ml oral solution"), "{page}");
     assert!(!page.contains("methadone_oral_solution"), "{page}");
     type_in(c, "reason", " ").await;
     post_and_check(&mut s, &b, "hold refused (blank reason)", "#place-hold").await;
-    assert!(text(c, "[role=alert]").await.contains("reason"));
+    let alert = text(c, "[role=alert]").await;
+    assert!(
+        alert.contains("Reason:") && !alert.contains("reason:"),
+        "{alert}"
+    );
     type_in(c, "reason", "please ring us").await;
     post_and_check(&mut s, &b, "hold preview", "#place-hold").await;
     assert!(text(c, "[data-preview]").await.contains("code D"));
-    c.goto(&w.app.url(&format!("/console/people/{held}"))).await.unwrap();
+    assert!(
+        text(c, ".confirm button")
+            .await
+            .contains("place hold on SU-3002")
+    );
+    c.goto(&w.app.url(&format!("/console/people/{held}")))
+        .await
+        .unwrap();
     post_and_check(&mut s, &b, "lift preview", "#holds + .scroll form").await;
     let said = b.body_text().await;
     assert!(said.contains("lift an attend hold"), "{said}");
-    visit(&mut s, &b, &w.app, "whose risk (person)", &format!("/console/people/{held}/risk")).await;
+    visit(
+        &mut s,
+        &b,
+        &w.app,
+        "whose risk (person)",
+        &format!("/console/people/{held}/risk"),
+    )
+    .await;
     visit(&mut s, &b, &w.app, "whose risk (service)", "/console/risk").await;
     let totals = text(c, "tr[data-aggregate='hold placed']").await;
     assert!(totals.starts_with("1 hold placed"), "{totals}");
-    visit(&mut s, &b, &w.app, "not found", "/console/people/no-such-person").await;
-    c.find(Locator::Css("nav form button")).await.unwrap().click().await.unwrap();
+    visit(
+        &mut s,
+        &b,
+        &w.app,
+        "not found",
+        "/console/people/no-such-person",
+    )
+    .await;
+
+    // Adding a person: pharmacy, keyworker and prescriber are chosen by name from lists.
+    visit(&mut s, &b, &w.app, "add a person", "/console/people/new").await;
+    let lists = c
+        .execute(
+            "return ['pharmacy_id', 'keyworker_id', 'prescriber_id'].map((id) =>
+               [...document.getElementById(id).options].map((o) => o.text).join('|'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        lists[0]
+            .as_str()
+            .unwrap()
+            .contains("High Street Pharmacy (FA001)"),
+        "{lists}"
+    );
+    assert!(
+        lists[1].as_str().unwrap().contains(&w.keyworker.email),
+        "{lists}"
+    );
+    assert!(
+        lists[2].as_str().unwrap().contains(&w.clinician.email),
+        "{lists}"
+    );
+    type_in(c, "reference", "SU-3003").await;
+    type_in(c, "given_name", "Jo").await;
+    type_in(c, "family_name", "Lindqvist").await;
+    js(
+        c,
+        "document.getElementById('date_of_birth').value = '1990-02-03';
+         document.getElementById('prescriber_id').selectedIndex = 1;
+         document.getElementById('pharmacy_id').required = false;",
+    )
+    .await;
+    post_and_check(
+        &mut s,
+        &b,
+        "add a person refused (no pharmacy)",
+        "#new-person",
+    )
+    .await;
+    let alert = text(c, "[role=alert]").await;
+    assert!(alert.contains("Pharmacy:"), "{alert}");
+    js(
+        c,
+        "document.getElementById('pharmacy_id').selectedIndex = 1;",
+    )
+    .await;
+    submit(c, "#new-person").await;
+    assert!(
+        text(c, "[data-identity]")
+            .await
+            .contains("SU-3003 · Jo Lindqvist · born 3 February 1990")
+    );
+    b.click("nav form button").await; // sign out
 
     // A clinician: the regime form, its refusal, and the preview with take-home days.
     sign_in(c, &w.app, &w.clinician.email, PASSWORD).await;
     wait_for_path(c, "/console/caseload").await;
-    visit(&mut s, &b, &w.app, "person (clinician)", &format!("/console/people/{weekly}")).await;
-    screenshot_at_phone_size(c, "console-person-phone.png").await;
+    visit(
+        &mut s,
+        &b,
+        &w.app,
+        "person (clinician)",
+        &format!("/console/people/{weekly}"),
+    )
+    .await;
+    screenshot_at_phone_size(c, "console-person-phone.png", "#calendar", false).await;
     let set_date = "document.getElementById('effective_from').value = arguments[0];";
     c.execute(set_date, vec![json!((t - Days::days(1)).to_string())])
         .await
         .unwrap();
     type_in(c, "regime-reason", "titration").await;
     post_and_check(&mut s, &b, "regime change refused", "#regime-change").await;
-    c.execute(set_date, vec![json!(t.to_string())]).await.unwrap();
-    c.find(Locator::Id("daily_dose_mg")).await.unwrap().clear().await.unwrap();
+    c.execute(set_date, vec![json!(t.to_string())])
+        .await
+        .unwrap();
+    c.find(Locator::Id("daily_dose_mg"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
     type_in(c, "daily_dose_mg", "50").await;
     post_and_check(&mut s, &b, "regime preview", "#regime-change").await;
+    let shown = b.body_text().await;
+    assert!(shown.contains("Confirm regime change"), "{shown}");
     confirm_follows_the_calendar(c).await;
-    screenshot_at_phone_size(c, "console-regime-preview-phone.png").await;
-    c.find(Locator::Css("nav form button")).await.unwrap().click().await.unwrap();
+    screenshot_at_phone_size(c, "console-regime-preview-phone.png", ".confirm", true).await;
+    b.click("nav form button").await; // sign out
 
     // An admin: pharmacies, staff (a pharmacy chosen from a list), a refusal, an enrolment.
     sign_in(c, &w.app, &w.app.admin.email, PASSWORD).await;
@@ -304,16 +458,13 @@ async fn every_console_page_fits_a_phone_and_passes_axe_and_the_html_checker() {
     );
     type_in(c, "name", "Pat Pharmacist").await;
     type_in(c, "email", "pat@pharmacy.test").await;
-    c.execute("document.getElementById('role').value = 'pharmacist';", vec![])
-        .await
-        .unwrap();
+    js(c, "document.getElementById('role').value = 'pharmacist';").await;
     post_and_check(&mut s, &b, "staff refused (no pharmacy)", "#create-staff").await;
-    c.execute(
+    js(
+        c,
         "const s = document.getElementById('pharmacy_id'); s.selectedIndex = 1;",
-        vec![],
     )
-    .await
-    .unwrap();
+    .await;
     submit(c, "#create-staff").await;
     assert!(b.body_text().await.contains("Staff member created"));
     c.goto(&w.app.url("/console/pharmacies")).await.unwrap();
@@ -322,11 +473,18 @@ async fn every_console_page_fits_a_phone_and_passes_axe_and_the_html_checker() {
     submit(c, "#enrol").await;
     // The answer shows a password once; it is checked as shown, and not fetched again.
     let enrolled = c
-        .execute("return '<!doctype html>\\n' + document.documentElement.outerHTML;", vec![])
+        .execute(
+            "return '<!doctype html>\\n' + document.documentElement.outerHTML;",
+            vec![],
+        )
         .await
         .unwrap();
-    s.check(&b, "pharmacy enrolled", enrolled.as_str().unwrap().to_string())
-        .await;
+    s.check(
+        &b,
+        "pharmacy enrolled",
+        enrolled.as_str().unwrap().to_string(),
+    )
+    .await;
     b.close().await;
     s.validate_html();
 }
@@ -336,15 +494,25 @@ async fn every_counter_state_fits_a_phone_and_passes_axe_and_the_html_checker() 
     let mut w = World::start().await;
     let t = today();
     w.person("SU-4001", Some((t, weekly_on(t)))).await;
-    w.person("SU-4002", Some((t - Days::days(1), daily_but(t + Days::days(3)))))
+    w.person(
+        "SU-4002",
+        Some((t - Days::days(1), daily_but(t + Days::days(3)))),
+    )
+    .await;
+    w.person("SU-4003", Some((t - Days::days(1), daily_but(t))))
         .await;
-    w.person("SU-4003", Some((t - Days::days(1), daily_but(t)))).await;
     let d = w
-        .person("SU-4004", Some((t - Days::days(1), daily_but(t + Days::days(3)))))
+        .person(
+            "SU-4004",
+            Some((t - Days::days(1), daily_but(t + Days::days(3)))),
+        )
         .await;
     w.hold(&d, "attend").await;
     let e = w
-        .person("SU-4005", Some((t - Days::days(1), daily_but(t + Days::days(3)))))
+        .person(
+            "SU-4005",
+            Some((t - Days::days(1), daily_but(t + Days::days(3)))),
+        )
         .await;
     w.hold(&e, "safety").await;
     w.person("SU-4006", None).await;
@@ -390,13 +558,12 @@ async fn every_counter_state_fits_a_phone_and_passes_axe_and_the_html_checker() 
         check(&format!("code {code}"), &format!("/?reference={reference}")).await;
         assert_eq!(text(c, "[data-code]").await, code, "{reference}");
         if code == "A" {
-            screenshot_at_phone_size(c, "counter-code-a-phone.png").await;
+            screenshot_at_phone_size(c, "counter-code-a-phone.png", ".person", false).await;
         }
     }
     check("not found", "/?reference=SU-9999").await;
     check("name without date of birth", "/?family_name=Testperson").await;
     check("supplied", "/?reference=SU-4002&done=supplied").await;
-    drop(check);
     // Recording the hand-over from the page, then the day's end (asked first, if early).
     c.goto(&at("/?reference=SU-4001")).await.unwrap();
     submit(c, "form[action='/supply']").await;

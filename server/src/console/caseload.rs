@@ -248,7 +248,8 @@ async fn build(st: &AppState, user: &ConsoleUser, q: &CaseloadQuery) -> Result<S
          <div><label><input type=\"checkbox\" name=\"missed\" value=\"1\"{m}> Missed doses only</label></div>\
          <input type=\"hidden\" name=\"sort\" value=\"{sort}\"><input type=\"hidden\" name=\"dir\" value=\"{dir}\">\
          <button type=\"submit\">Filter</button></form>\
-         <p>{people}. Codes are what the pharmacy sees today.</p>{table}",
+         <p>{people}. Codes are what the pharmacy sees today.</p>{table}\
+         <p><a href=\"/console/people/new\">Add a person</a></p>",
         qv = esc(&q.q),
         h = checked(q.hold == "1"),
         m = checked(q.missed == "1"),

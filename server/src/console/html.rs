@@ -113,7 +113,7 @@ pub fn error_summary(errors: &[FieldError]) -> String {
         .map(|e| {
             format!(
                 "<li><strong>{}</strong>: {}</li>",
-                esc(&e.field),
+                esc(&field_label(&e.field)),
                 esc(&e.message)
             )
         })
@@ -121,6 +121,71 @@ pub fn error_summary(errors: &[FieldError]) -> String {
     format!(
         "<div class=\"errors\" role=\"alert\" tabindex=\"-1\"><h2>Please correct the following</h2><ul>{items}</ul></div>"
     )
+}
+
+/// What a person calls a field the API names: "Effective from" for `effective_from`,
+/// "Saturday closes" for `opening_hours.sat.close` — never the identifier itself.
+pub fn field_label(field: &str) -> String {
+    let named = match field {
+        "effective_from" => "Effective from",
+        "daily_dose_mg" => "New daily dose",
+        "collections" => "Weekly collections",
+        "reason" => "Reason",
+        "kind" => "Kind",
+        "ods_code" => "ODS code",
+        "name" => "Name",
+        "email" => "E-mail",
+        "role" => "Role",
+        "pharmacy_id" => "Pharmacy",
+        "keyworker_id" => "Keyworker",
+        "prescriber_id" => "Prescriber",
+        "reference" => "Service reference",
+        "given_name" => "Given name",
+        "family_name" => "Family name",
+        "date_of_birth" => "Date of birth",
+        "heads_up_email" => "E-mail for a heads-up",
+        "password" => "Password",
+        "timezone" => "Time zone",
+        "opening_hours" => "Opening hours",
+        "closing_time" => "Closing time",
+        "closed_weekdays" => "Closed weekdays",
+        "stamp" => "This confirmation",
+        _ => "",
+    };
+    if !named.is_empty() {
+        return named.to_string();
+    }
+    let weekday_name = |d: &str| match d {
+        "mon" => "Monday",
+        "tue" => "Tuesday",
+        "wed" => "Wednesday",
+        "thu" => "Thursday",
+        "fri" => "Friday",
+        "sat" => "Saturday",
+        "sun" => "Sunday",
+        _ => "",
+    };
+    let parts: Vec<&str> = field
+        .split(['.', '_', '[', ']'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.as_slice() {
+        ["opening", "hours", d, part] if !weekday_name(d).is_empty() => format!(
+            "{} {}",
+            weekday_name(d),
+            if *part == "open" { "opens" } else { "closes" }
+        ),
+        ["days", d] if !weekday_name(d).is_empty() => {
+            format!("{}: days collected", weekday_name(d))
+        }
+        _ => {
+            let words = parts.join(" ");
+            let mut c = words.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
 }
 
 /// The message for one field (shown under its input), if any.
@@ -208,7 +273,7 @@ th{background:#eef2f7}th a{color:#1a1a1a}td.num,th.num{text-align:right}caption{
 .day.supplied{background:#eef7ee}.day.closed{background:#f0f0f0}.day.today{outline:3px solid #1d3557}\
 @media (max-width:600px){\
 .cal{display:block}.cal>[aria-hidden]{display:none}\
-.day{display:flex;flex-wrap:wrap;gap:0 .6rem;font-size:1rem;min-height:0;margin:0 0 3px;padding:.35rem .5rem}\
+.day{display:flex;flex-wrap:wrap;gap:0 .3rem;font-size:1rem;min-height:0;margin:0 0 3px;padding:.35rem .5rem}\
 .day b{flex:1 0 100%}.day .long{display:inline}.day .short{display:none}.day>span{display:inline}\
 .day .how::before,.day .state::before{content:'· '}\
 header{padding:.4rem .6rem}main{padding:.6rem}.identity{font-size:1.05rem}}\
@@ -224,6 +289,22 @@ label:has(>input[type=checkbox]){display:flex;align-items:center;min-height:44px
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_summaries_name_fields_in_words() {
+        assert_eq!(field_label("effective_from"), "Effective from");
+        assert_eq!(field_label("opening_hours.sat.close"), "Saturday closes");
+        assert_eq!(field_label("days_mon"), "Monday: days collected");
+        assert_eq!(
+            field_label("collections[2].weekday"),
+            "Collections 2 weekday"
+        );
+        let html = error_summary(&[FieldError::new("pharmacy_id", "choose one")]);
+        assert!(
+            html.contains("<strong>Pharmacy</strong>: choose one"),
+            "{html}"
+        );
+    }
 
     #[test]
     fn counts_and_articles_agree_with_their_words() {

@@ -10,6 +10,7 @@ pub mod caseload;
 pub mod headers;
 pub mod html;
 pub mod ledger_view;
+pub mod new_person;
 pub mod password;
 pub mod person;
 pub mod pharmacies;
@@ -35,6 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/sign-in", get(signin::form).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
         .route("/caseload", get(caseload::page))
+        .route(
+            "/people/new",
+            get(new_person::page).post(new_person::create),
+        )
         .route("/people/{id}", get(person::page))
         .route("/people/{id}/holds/preview", post(person::hold_preview))
         .route("/people/{id}/holds", post(person::hold_place))

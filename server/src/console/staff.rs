@@ -120,7 +120,11 @@ async fn build(
 
 /// The pharmacist's pharmacy, chosen by name and ODS code from the enrolled pharmacies (the
 /// form posts its id, as the API takes it).
-fn pharmacy_choice(pharmacies: &[db::pharmacies::Pharmacy], f: &StaffForm, errors: &[FieldError]) -> String {
+fn pharmacy_choice(
+    pharmacies: &[db::pharmacies::Pharmacy],
+    f: &StaffForm,
+    errors: &[FieldError],
+) -> String {
     let err = html::field_error(errors, "pharmacy_id");
     let invalid = if err.is_empty() {
         ""
@@ -133,7 +137,11 @@ fn pharmacy_choice(pharmacies: &[db::pharmacies::Pharmacy], f: &StaffForm, error
             format!(
                 "<option value=\"{id}\"{sel}>{name} ({ods})</option>",
                 id = esc(&p.id),
-                sel = if f.pharmacy_id == p.id { " selected" } else { "" },
+                sel = if f.pharmacy_id == p.id {
+                    " selected"
+                } else {
+                    ""
+                },
                 name = esc(&p.name),
                 ods = esc(&p.ods_code),
             )
