@@ -80,6 +80,13 @@ impl Screens {
     /// server sent for it) for the HTML check. Leaves the window at the first width.
     pub async fn check(&mut self, b: &Browser, name: &str, source: String) {
         let c = &b.client;
+        // What a person can open is checked open (the counter's week and reference card).
+        c.execute(
+            "for (const d of document.querySelectorAll('details')) d.open = true;",
+            vec![],
+        )
+        .await
+        .unwrap();
         for width in WIDTHS {
             set_width(c, width).await;
             let problems = c.execute(LAYOUT, vec![]).await.unwrap();

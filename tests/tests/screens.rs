@@ -465,6 +465,7 @@ async fn every_console_page_fits_a_phone_and_passes_axe_and_the_html_checker() {
         "const s = document.getElementById('pharmacy_id'); s.selectedIndex = 1;",
     )
     .await;
+    type_in(c, "password", PASSWORD).await;
     submit(c, "#create-staff").await;
     assert!(b.body_text().await.contains("Staff member created"));
     c.goto(&w.app.url("/console/pharmacies")).await.unwrap();
@@ -485,6 +486,13 @@ async fn every_console_page_fits_a_phone_and_passes_axe_and_the_html_checker() {
         enrolled.as_str().unwrap().to_string(),
     )
     .await;
+
+    // The pharmacist just created is pointed to the counter page.
+    c.goto(&w.app.url("/console/pharmacies")).await.unwrap();
+    b.click("nav form button").await; // sign out
+    sign_in(c, &w.app, "pat@pharmacy.test", PASSWORD).await;
+    visit(&mut s, &b, &w.app, "pharmacist", "/console").await;
+    assert!(b.body_text().await.contains("Use the counter page"));
     b.close().await;
     s.validate_html();
 }
