@@ -572,8 +572,17 @@ async fn every_counter_state_fits_a_phone_and_passes_axe_and_the_html_checker() 
     check("not found", "/?reference=SU-9999").await;
     check("name without date of birth", "/?family_name=Testperson").await;
     check("supplied", "/?reference=SU-4002&done=supplied").await;
-    // Recording the hand-over from the page, then the day's end (asked first, if early).
+    // A page from elsewhere (without this page's token) is refused, recording nothing; then
+    // the hand-over from the page, then the day's end (asked first, if early).
     c.goto(&at("/?reference=SU-4001")).await.unwrap();
+    js(
+        c,
+        "document.querySelector(\"form[action='/supply'] input[name=csrf]\").value = 'elsewhere';",
+    )
+    .await;
+    post_and_check(&mut s, &b, "supply refused", "form[action='/supply']").await;
+    assert!(b.body_text().await.contains("Not recorded"));
+    assert_eq!(text(c, "[data-code]").await, "A");
     submit(c, "form[action='/supply']").await;
     assert_eq!(text(c, "[data-code]").await, "B");
     let html = source_of_post(c, "form[action='/close-day']").await;
