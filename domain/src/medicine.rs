@@ -104,7 +104,8 @@ impl DoseMg {
         let max = medicine.max_daily_dose_mg();
         if mg > max {
             return Err(format!(
-                "{mg} mg is more than the largest plausible daily dose of {medicine} ({max} mg)"
+                "{mg} mg is more than the largest plausible daily dose of {} ({max} mg)",
+                medicine.display_name()
             ));
         }
         let tenths = mg * 10.0;
@@ -208,7 +209,7 @@ mod tests {
             DoseMg::parse_mg(120_000.0, METHADONE),
             Err(
                 "120000 mg is more than the largest plausible daily dose of \
-                 methadone_oral_solution_1mg_ml (300 mg)"
+                 Methadone 1 mg/ml oral solution (300 mg)"
                     .into()
             )
         );

@@ -41,8 +41,9 @@ pub struct Screens {
 }
 
 /// Lays out the page, then reports what a person at this width could not see or reach: the
-/// document wider than the window, and controls smaller than 24×24 px. Links inside a sentence
-/// are exempt (WCAG 2.5.8's inline exception), as are controls not shown.
+/// document wider than the window, and controls smaller than 24×24 px (links inside a sentence
+/// are exempt, WCAG 2.5.8's inline exception, as are controls not shown); and identifiers
+/// where words belong.
 const LAYOUT: &str = r#"
 const problems = [];
 const w = window.innerWidth;
@@ -62,6 +63,18 @@ for (const el of document.querySelectorAll('button, input, select, textarea, sum
   if (r.width === 0 && r.height === 0) continue;
   if (r.width < 24 || r.height < 24)
     problems.push(`${el.tagName.toLowerCase()} "${(el.id || el.name || el.textContent).trim().slice(0, 30)}" is ${Math.round(r.width)}x${Math.round(r.height)}px`);
+}
+// Words, not identifiers: no snake_case name (a medicine's API name, a field's) in what is
+// read, outside credentials shown to be copied; a date picker's label states no format the
+// browser's own display could contradict.
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  if (n.parentElement.closest('.secret, pre, code, dd, script, style')) continue;
+  const m = n.textContent.match(/\b[a-z]+_[a-z_]+\b/);
+  if (m) problems.push(`identifier "${m[0]}" in the text`);
+}
+for (const el of document.querySelectorAll('input[type=date]')) {
+  for (const l of el.labels) if (/YYYY|DD|MM/i.test(l.textContent)) problems.push(`date label "${l.textContent}"`);
 }
 return problems;
 "#;

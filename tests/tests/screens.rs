@@ -57,6 +57,9 @@ impl World {
             c.run_schedulers = false;
             c.heartbeat_interval = Duration::from_millis(500);
             c.service_phone = Some("0300 123 4567".into());
+            // Mail (the safety hold's) goes to a folder of its own, not the working tree.
+            c.mail_outbox =
+                std::env::temp_dir().join(format!("sotto-screens-{}", uuid::Uuid::new_v4()));
         })
         .await;
         // Open nearly round the clock, so "today" at the counter is open whenever this runs.

@@ -114,7 +114,7 @@ pub fn error_summary(errors: &[FieldError]) -> String {
             format!(
                 "<li><strong>{}</strong>: {}</li>",
                 esc(&field_label(&e.field)),
-                esc(&e.message)
+                esc(&in_words(&e.message))
             )
         })
         .collect();
@@ -128,7 +128,7 @@ pub fn error_summary(errors: &[FieldError]) -> String {
 pub fn field_label(field: &str) -> String {
     let named = match field {
         "effective_from" => "Effective from",
-        "daily_dose_mg" => "New daily dose",
+        "daily_dose_mg" => "Daily dose",
         "collections" => "Weekly collections",
         "reason" => "Reason",
         "kind" => "Kind",
@@ -188,6 +188,35 @@ pub fn field_label(field: &str) -> String {
     }
 }
 
+/// A message as the API words it, with any field it names (`daily_dose_mg`) said as the
+/// form's words ("daily dose").
+pub fn in_words(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let snake = word.contains('_')
+            && word
+                .split('_')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()));
+        if snake {
+            out.push_str(&field_label(word).to_lowercase());
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// The message for one field (shown under its input), if any.
 pub fn field_error(errors: &[FieldError], field: &str) -> String {
     errors
@@ -196,7 +225,7 @@ pub fn field_error(errors: &[FieldError], field: &str) -> String {
         .map(|e| {
             format!(
                 "<p class=\"field-error\" id=\"{field}-error\">{}</p>",
-                esc(&e.message)
+                esc(&in_words(&e.message))
             )
         })
         .collect()
@@ -304,6 +333,15 @@ mod tests {
             html.contains("<strong>Pharmacy</strong>: choose one"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn messages_say_the_fields_they_name_in_words() {
+        assert_eq!(
+            in_words("give a new daily_dose_mg, new collections, or both"),
+            "give a new daily dose, new collections, or both"
+        );
+        assert_eq!(in_words("must be 1 to 7 (mon)"), "must be 1 to 7 (mon)");
     }
 
     #[test]
