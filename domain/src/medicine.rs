@@ -40,6 +40,16 @@ impl Medicine {
         }
     }
 
+    /// The name people read (console pages, labels): "Methadone 1 mg/ml oral solution". Kept
+    /// here, beside the list, so a new medicine cannot reach a page without one.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Medicine::MethadoneOralSolution1mgMl => "Methadone 1 mg/ml oral solution",
+            Medicine::BuprenorphineSublingual => "Buprenorphine sublingual tablets",
+            Medicine::BuprenorphineOralLyophilisate => "Buprenorphine oral lyophilisate (Espranor)",
+        }
+    }
+
     /// The largest daily dose we accept as plausible; above it is almost surely a typo
     /// (e.g. ml entered as µg), and a typo here can kill.
     pub fn max_daily_dose_mg(self) -> f64 {
@@ -94,7 +104,8 @@ impl DoseMg {
         let max = medicine.max_daily_dose_mg();
         if mg > max {
             return Err(format!(
-                "{mg} mg is more than the largest plausible daily dose of {medicine} ({max} mg)"
+                "{mg} mg is more than the largest plausible daily dose of {} ({max} mg)",
+                medicine.display_name()
             ));
         }
         let tenths = mg * 10.0;
@@ -198,7 +209,7 @@ mod tests {
             DoseMg::parse_mg(120_000.0, METHADONE),
             Err(
                 "120000 mg is more than the largest plausible daily dose of \
-                 methadone_oral_solution_1mg_ml (300 mg)"
+                 Methadone 1 mg/ml oral solution (300 mg)"
                     .into()
             )
         );
@@ -229,6 +240,19 @@ mod tests {
         assert_eq!(DoseMg::from_micrograms(0), None);
         assert_eq!(DoseMg::from_micrograms(-1), None);
         assert_eq!(DoseMg::from_micrograms(i64::MAX), None);
+    }
+
+    #[test]
+    fn every_medicine_has_a_display_name_in_words_not_its_api_name() {
+        assert_eq!(
+            Medicine::MethadoneOralSolution1mgMl.display_name(),
+            "Methadone 1 mg/ml oral solution"
+        );
+        for m in Medicine::ALL {
+            let name = m.display_name();
+            assert!(!name.contains('_') && name != m.as_str(), "{name}");
+            assert!(name.starts_with(char::is_uppercase), "{name}");
+        }
     }
 
     #[test]

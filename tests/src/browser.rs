@@ -5,8 +5,10 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+
+use crate::TestApp;
 
 /// A chromedriver process and a browser session; both end when this is dropped.
 pub struct Browser {
@@ -96,4 +98,75 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
     }
+}
+
+/// Signs in through the console's form, as a person types, and waits for the answer.
+pub async fn sign_in(c: &Client, app: &TestApp, email: &str, password: &str) {
+    c.goto(&app.url("/console/sign-in")).await.unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    // Mark this document, so we can tell when the answer to the post has replaced it (an
+    // alert left from the previous attempt must not be read as this one's).
+    c.execute("document.body.dataset.submitted = '1';", vec![])
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        let replaced = c
+            .execute(
+                "return document.readyState === 'complete' && !!document.body \
+                 && !document.body.dataset.submitted;",
+                vec![],
+            )
+            .await
+            .unwrap_or(json!(false));
+        if replaced == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the sign-in form's answer never loaded");
+}
+
+/// Waits until the browser is on `path` (a form post and its redirect have finished).
+pub async fn wait_for_path(c: &Client, path: &str) {
+    for _ in 0..200 {
+        if c.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "browser did not reach {path}; it is on {}",
+        c.current_url().await.unwrap()
+    );
+}
+
+/// The text of the first element matching `css`, waiting up to 10 s for it to appear (a
+/// clicked form's answer may still be loading).
+pub async fn text(c: &Client, css: &str) -> String {
+    for _ in 0..400 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {css}");
 }

@@ -16,6 +16,7 @@ pub mod pg_cluster;
 pub mod process;
 pub mod proxy;
 pub mod push;
+pub mod screens;
 pub mod smtp;
 pub mod tls;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{Duration as Days, NaiveDate};
 use fantoccini::{Client, Locator};
 use serde_json::json;
-use sotto_tests::browser::Browser;
+use sotto_tests::browser::{Browser, sign_in, text, wait_for_path};
 use sotto_tests::console::PASSWORD;
 use sotto_tests::counter::{Counter, Enrolled};
 use sotto_tests::{Backend, Staff, TestApp, prescription_body, service_user_body};
@@ -87,76 +87,6 @@ impl World {
         assert_eq!(status, 201, "{p}");
         (su, p["id"].as_str().unwrap().to_string())
     }
-}
-
-async fn sign_in(c: &Client, app: &TestApp, email: &str, password: &str) {
-    c.goto(&app.url("/console/sign-in")).await.unwrap();
-    c.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    // Mark this document, so we can tell when the answer to the post has replaced it (an
-    // alert left from the previous attempt must not be read as this one's).
-    c.execute("document.body.dataset.submitted = '1';", vec![])
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    for _ in 0..200 {
-        let replaced = c
-            .execute(
-                "return document.readyState === 'complete' && !!document.body \
-                 && !document.body.dataset.submitted;",
-                vec![],
-            )
-            .await
-            .unwrap_or(json!(false));
-        if replaced == json!(true) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the sign-in form's answer never loaded");
-}
-
-/// Waits until the browser is on `path` (a form post and its redirect have finished).
-async fn wait_for_path(c: &Client, path: &str) {
-    for _ in 0..200 {
-        if c.current_url().await.unwrap().path() == path {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "browser did not reach {path}; it is on {}",
-        c.current_url().await.unwrap()
-    );
-}
-
-/// The text of the first element matching `css`, waiting up to 10 s for it to appear (a
-/// clicked form's answer may still be loading).
-async fn text(c: &Client, css: &str) -> String {
-    for _ in 0..400 {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-        {
-            return t;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no {css}");
 }
 
 async fn click(c: &Client, css: &str) {
@@ -266,7 +196,7 @@ async fn a_keyworker_signs_in_places_a_hold_and_the_counter_shows_d() {
         .wait_for_code("SU-1042", "D", Duration::from_secs(1))
         .await;
     assert_eq!(text(c, "[data-code]").await, "D");
-    assert!(text(c, "#holds + table").await.contains("active"));
+    assert!(text(c, "#holds + .scroll table").await.contains("active"));
     browser.close().await;
 }
 
@@ -325,7 +255,11 @@ async fn a_clinician_changes_a_regime_and_sees_the_new_calendar() {
             .await
             .contains("60 mg")
     );
-    assert!(text(c, "#regimes + table").await.contains("titration"));
+    assert!(
+        text(c, "#regimes + .scroll table")
+            .await
+            .contains("titration")
+    );
     browser.close().await;
 }
 

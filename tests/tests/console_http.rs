@@ -16,7 +16,108 @@ on_both_backends!(
     a_confirm_for_another_person_or_an_older_state_is_refused,
     an_admin_creates_staff_and_resets_passwords_from_the_console,
     lifting_previews_the_code_and_only_a_clinician_lifts_a_safety_hold,
+    a_keyworker_adds_a_person_choosing_pharmacy_keyworker_and_prescriber_from_lists,
 );
+
+/// The new-person form offers the pharmacy, keyworker and prescriber by name; bad input is
+/// named in words and stores nothing; a good one stores the person, audited as the keyworker.
+async fn a_keyworker_adds_a_person_choosing_pharmacy_keyworker_and_prescriber_from_lists(
+    app: TestApp,
+) {
+    let w = app.world().await;
+    app.set_password(&w.keyworker, PASSWORD).await;
+    let c = ConsoleClient::signed_in(&app, &w.keyworker).await;
+    let form = c.get("/console/people/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    for offered in [
+        format!(
+            "<option value=\"{}\">Pharmacy FA001 (FA001)</option>",
+            w.pharmacy
+        ),
+        format!("<option value=\"{}\" selected>", w.keyworker.id),
+        format!("<option value=\"{}\">", w.clinician.id),
+    ] {
+        assert!(
+            form.body.contains(&offered),
+            "{offered} not offered:\n{}",
+            form.body
+        );
+    }
+    for id in ["pharmacy_id", "keyworker_id", "prescriber_id"] {
+        assert!(
+            form.body.contains(&format!("<select id=\"{id}\""))
+                && !form.body.contains(&format!("<input id=\"{id}\"")),
+            "{id} is picked from a list, not typed"
+        );
+    }
+    let csrf = form.csrf();
+    let fields = |dob: &'static str, prescriber: String| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("reference", "SU-2042".to_string()),
+            ("given_name", "Sam".to_string()),
+            ("family_name", "Okafor".to_string()),
+            ("date_of_birth", dob.to_string()),
+            ("pharmacy_id", w.pharmacy.clone()),
+            ("keyworker_id", w.keyworker.id.clone()),
+            ("prescriber_id", prescriber),
+        ]
+    };
+    let post = async |f: Vec<(&str, String)>| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        c.post("/console/people/new", &pairs).await
+    };
+
+    // A keyworker given as the prescriber, and no date: both named, in words; nothing stored.
+    let bad = post(fields("", w.keyworker.id.clone())).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("<strong>Date of birth</strong>"),
+        "{}",
+        bad.body
+    );
+    let bad = post(fields("1990-02-03", w.keyworker.id.clone())).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body
+            .contains("<strong>Prescriber</strong>: this staff member is a keyworker"),
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body.contains("value=\"SU-2042\""),
+        "what was typed is kept"
+    );
+    let (_, audit) = app.get(&app.admin.token, "/api/v1/audit").await;
+    let created = |audit: &serde_json::Value| {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["action"] == "service_user.create" && e["actor"] == w.keyworker.id.as_str()
+            })
+            .count()
+    };
+    let before = created(&audit);
+
+    let good = post(fields("1990-02-03", w.clinician.id.clone())).await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", good.body);
+    let person = c.get(good.location().unwrap()).await;
+    assert!(
+        person
+            .body
+            .contains("SU-2042</strong> · Sam Okafor · born 3 February 1990"),
+        "{}",
+        person.body
+    );
+    let (_, audit) = app.get(&app.admin.token, "/api/v1/audit").await;
+    assert_eq!(
+        created(&audit),
+        before + 1,
+        "one audited creation, by the keyworker"
+    );
+}
 
 async fn signing_in_gives_a_strict_http_only_session_and_signing_out_ends_it(app: TestApp) {
     let w = app.world().await;

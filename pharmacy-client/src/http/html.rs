@@ -45,7 +45,8 @@ form{border:1px solid #8a94a6;padding:.75rem;border-radius:4px}\
 form h2{font-size:1rem;margin:0 0 .5rem}\
 label{display:block;font-weight:600;margin-top:.4rem}\
 input,select{font-size:1.1rem;padding:.3rem;border:1px solid #444;border-radius:3px;\
-min-height:44px;box-sizing:border-box}select{min-width:16rem;background:#fff;color:#1a1a1a}\
+min-height:44px;box-sizing:border-box;max-width:100%}\
+select{min-width:min(16rem,100%);background:#fff;color:#1a1a1a}\
 button{font-size:1.05rem;padding:.35rem 1.2rem;margin-top:.6rem;background:#1d3557;\
 color:#fff;border:0;border-radius:4px;cursor:pointer;min-height:44px}\
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);\
@@ -60,7 +61,13 @@ margin:0;padding:.6rem 0;background:#e3eaf3;color:#1d3557;border-radius:6px}\
 .stale{display:inline-block;border:2px dashed #333;padding:.2rem .5rem;font-weight:600;margin:.3rem 0}\
 .notice{padding:.5rem;background:#f1f3f6;border-left:4px solid #1d3557}\
 details{margin-top:2rem;border-top:1px solid #c8d0dc;padding-top:.5rem}\
-summary{cursor:pointer;font-weight:600}dt{font-weight:700;margin-top:.4rem}\
+summary{cursor:pointer;font-weight:600;min-height:24px;padding:.5rem 0}\
+dt{font-weight:700;margin-top:.4rem}\
+table{border-collapse:collapse;max-width:100%}th,td{text-align:left;padding:.2rem .6rem .2rem 0;vertical-align:top}\
+caption{text-align:left}main{overflow-wrap:break-word}a{color:#0b4a8b}\
+main>p>a,.notice a{display:inline-block;min-height:24px;padding:.3rem 0}\
+@media (max-width:600px){main{padding:.6rem}header{padding:.5rem .6rem}\
+.code{font-size:3rem;min-width:4.2rem}.status{gap:.6rem}}\
 ";
 
 #[cfg(test)]

@@ -232,9 +232,12 @@ async fn build(st: &AppState, user: &ConsoleUser, q: &CaseloadQuery) -> Result<S
     let table = if rows.is_empty() {
         "<p class=\"notice\">No one on your caseload matches.</p>".to_string()
     } else {
-        format!(
-            "<table><caption class=\"visually-hidden\">People on your caseload</caption>\
-             <thead><tr>{headers}</tr></thead><tbody>{body_rows}</tbody></table>"
+        html::scroll(
+            "People on your caseload",
+            &format!(
+                "<table><caption class=\"visually-hidden\">People on your caseload</caption>\
+                 <thead><tr>{headers}</tr></thead><tbody>{body_rows}</tbody></table>"
+            ),
         )
     };
     let checked = |on: bool| if on { " checked" } else { "" };
@@ -245,13 +248,13 @@ async fn build(st: &AppState, user: &ConsoleUser, q: &CaseloadQuery) -> Result<S
          <div><label><input type=\"checkbox\" name=\"missed\" value=\"1\"{m}> Missed doses only</label></div>\
          <input type=\"hidden\" name=\"sort\" value=\"{sort}\"><input type=\"hidden\" name=\"dir\" value=\"{dir}\">\
          <button type=\"submit\">Filter</button></form>\
-         <p>{n} {people}. Codes are what the pharmacy sees today.</p>{table}",
+         <p>{people}. Codes are what the pharmacy sees today.</p>{table}\
+         <p><a href=\"/console/people/new\">Add a person</a></p>",
         qv = esc(&q.q),
         h = checked(q.hold == "1"),
         m = checked(q.missed == "1"),
         dir = if desc { "desc" } else { "asc" },
-        n = rows.len(),
-        people = if rows.len() == 1 { "person" } else { "people" },
+        people = html::counted(rows.len(), "person", "people"),
     ))
 }
 

@@ -28,9 +28,15 @@ pub fn last_days(status: &Status) -> String {
         .collect();
     format!(
         "<h2 id=\"ledger\">The last seven days</h2>{summary}\
-         <div class=\"scroll\"><table><caption>Each day: was a dose in hand, and if not, why\
-         </caption><thead><tr><th scope=\"col\">Day</th><th scope=\"col\">Prescribed</th>\
-         <th scope=\"col\">Dose in hand</th></tr></thead><tbody>{rows}</tbody></table></div>"
+         {table}",
+        table = super::html::scroll(
+            "The last seven days",
+            &format!(
+                "<table><caption>Each day: was a dose in hand, and if not, why</caption><thead>\
+                 <tr><th scope=\"col\">Day</th><th scope=\"col\">Prescribed</th>\
+                 <th scope=\"col\">Dose in hand</th></tr></thead><tbody>{rows}</tbody></table>"
+            )
+        ),
     )
 }
 

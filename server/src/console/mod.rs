@@ -5,10 +5,12 @@
 //! Sign-in is e-mail and password (Argon2id); a session cookie then stands in for the bearer
 //! token, and the signed-in staff member is the audit actor exactly as with a token.
 
+pub mod calendar;
 pub mod caseload;
 pub mod headers;
 pub mod html;
 pub mod ledger_view;
+pub mod new_person;
 pub mod password;
 pub mod person;
 pub mod pharmacies;
@@ -35,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/sign-in", get(signin::form).post(signin::submit))
         .route("/sign-out", post(signin::sign_out))
         .route("/caseload", get(caseload::page))
+        .route(
+            "/people/new",
+            get(new_person::page).post(new_person::create),
+        )
         .route("/people/{id}", get(person::page))
         .route("/people/{id}/holds/preview", post(person::hold_preview))
         .route("/people/{id}/holds", post(person::hold_place))

@@ -19,12 +19,12 @@ use sotto_domain::{
 };
 use sqlx::Row;
 
+use super::calendar::calendar;
 use super::caseload::{last_contact, short_time};
-use super::html::{self, csrf_field, error_summary, esc, field_error};
+use super::html::{self, article, csrf_field, error_summary, esc, field_error, scroll};
 use super::session::{ConsoleUser, see_other};
 use crate::auth::Role;
 use crate::db::{self, prescriptions::Stored, service_users::ServiceUser};
-use crate::dispensing::ingest::Dispense;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::http::holds::{check_may_lift, lift_hold, place_hold};
@@ -134,89 +134,6 @@ fn current(all: &[Stored], today: NaiveDate) -> Option<&Stored> {
         .or_else(|| all.last())
 }
 
-/// What happened or will happen on one day of the calendar, in words (never colour alone).
-fn day_label(
-    d: &DoseDay,
-    today: NaiveDate,
-    supplied: &BTreeSet<NaiveDate>,
-    withheld: &BTreeSet<NaiveDate>,
-    missed: &BTreeSet<NaiveDate>,
-) -> (&'static str, String) {
-    let take_home = !(d.supervised && d.date == d.collect_on);
-    let how = if take_home { "take-home" } else { "supervised" };
-    if missed.contains(&d.date) {
-        ("missed", "missed".into())
-    } else if supplied.contains(&d.date) {
-        ("supplied", format!("supplied ({how})"))
-    } else if withheld.contains(&d.collect_on) {
-        ("missed", "withheld".into())
-    } else if d.pharmacy_closed {
-        ("closed", "pharmacy closed".into())
-    } else if d.date != d.collect_on {
-        (
-            "due",
-            format!("take-home, collected {}", d.collect_on.format("%a %-d")),
-        )
-    } else if d.date < today {
-        ("due", "no record".into())
-    } else {
-        ("due", format!("due ({how})"))
-    }
-}
-
-/// The instalment calendar as a Monday-first grid, each day labelled in text.
-fn calendar(
-    days: &[DoseDay],
-    today: NaiveDate,
-    dispenses: &[Dispense],
-    missed: &BTreeSet<NaiveDate>,
-    closed_days: &BTreeSet<NaiveDate>,
-) -> String {
-    let mut supplied = BTreeSet::new();
-    let mut withheld = BTreeSet::new();
-    for d in dispenses {
-        if d.kind == "supplied" {
-            if d.supervised_taken {
-                supplied.insert(d.collect_on);
-            }
-            supplied.extend(d.take_home_dates.iter().copied());
-        } else {
-            withheld.insert(d.collect_on);
-        }
-    }
-    let Some(first) = days.first() else {
-        return String::new();
-    };
-    let lead = chrono::Datelike::weekday(&first.date).num_days_from_monday() as usize;
-    let mut cells = String::new();
-    for name in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] {
-        cells.push_str(&format!(
-            "<div class=\"day head\" aria-hidden=\"true\"><b>{name}</b></div>"
-        ));
-    }
-    for _ in 0..lead {
-        cells.push_str("<div aria-hidden=\"true\"></div>");
-    }
-    for d in days {
-        let (class, label) = day_label(d, today, &supplied, &withheld, missed);
-        let today_class = if d.date == today { " today" } else { "" };
-        let closed = if closed_days.contains(&d.date) {
-            "<br>day closed"
-        } else {
-            ""
-        };
-        let today_text = if d.date == today { " (today)" } else { "" };
-        cells.push_str(&format!(
-            "<div class=\"day {class}{today_class}\" data-date=\"{date}\" data-label=\"{label}\">\
-             <b>{shown}{today_text}</b>{dose} mg<br>{label}{closed}</div>",
-            date = d.date,
-            shown = d.date.format("%a %-d %b"),
-            dose = d.dose_mg.as_mg(),
-        ));
-    }
-    format!("<div class=\"cal\" role=\"group\" aria-label=\"Instalment calendar\">{cells}</div>")
-}
-
 pub async fn page(
     State(st): State<AppState>,
     user: ConsoleUser,
@@ -271,6 +188,7 @@ async fn build(
     out.push_str(&format!(
         "<p>Today ({today}) the pharmacy sees <span class=\"code\" data-code>{code}</span> — {meaning}.</p>\
          <p><a href=\"/console/people/{id}/risk\">Whose risk: missed doses before and after changes</a></p>",
+        today = today.format("%A %-d %B"),
         code = s.code.letter(),
         meaning = esc(s.code.meaning()),
         id = esc(&su.id),
@@ -286,10 +204,10 @@ async fn build(
         Some(p) => {
             let schedule = p.prescription.schedule(&calendar_rules);
             out.push_str(&format!(
-                "<p>Prescription {start} to {end}, {medicine}.</p>",
-                start = p.prescription.start_date(),
-                end = p.prescription.end_date(),
-                medicine = esc(p.prescription.medicine().as_str()),
+                "<p>Prescription {start} to {end}: {medicine}.</p>",
+                start = p.prescription.start_date().format("%-d %B %Y"),
+                end = p.prescription.end_date().format("%-d %B %Y"),
+                medicine = esc(p.prescription.medicine().display_name()),
             ));
             out.push_str(&calendar(
                 schedule.days(),
@@ -356,11 +274,11 @@ async fn build(
                 )
             })
             .collect();
-        out.push_str(&format!(
+        out.push_str(&scroll("Holds", &format!(
             "<table><thead><tr><th scope=\"col\">Kind</th><th scope=\"col\">Placed</th><th scope=\"col\">By</th>\
              <th scope=\"col\">Reason (private to the service)</th><th scope=\"col\">State</th><th scope=\"col\">Action</th></tr></thead>\
              <tbody>{rows}</tbody></table>"
-        ));
+        )));
     }
 
     // Regime changes.
@@ -382,18 +300,18 @@ async fn build(
                 serde_json::from_str(&r.try_get::<String, _>("collections")?).unwrap_or_default();
             rows.push_str(&format!(
                 "<tr><td>{from}</td><td class=\"num\">{dose} mg</td><td>{pattern}</td><td>{reason}</td><td>{at}</td></tr>",
-                from = esc(&r.try_get::<String, _>("effective_from")?),
+                from = words_date(&r.try_get::<String, _>("effective_from")?),
                 dose = r.try_get::<i64, _>("daily_dose_ug")? as f64 / 1000.0,
                 pattern = esc(&pattern_text(&collections)),
                 reason = esc(&r.try_get::<Option<String>, _>("reason")?.unwrap_or_default()),
                 at = short_time(&r.try_get::<String, _>("created_at")?),
             ));
         }
-        out.push_str(&format!(
+        out.push_str(&scroll("Regime changes", &format!(
             "<table><thead><tr><th scope=\"col\">From</th><th scope=\"col\" class=\"num\">Daily dose</th>\
              <th scope=\"col\">Collections</th><th scope=\"col\">Reason</th><th scope=\"col\">Recorded</th></tr></thead>\
              <tbody>{rows}</tbody></table>"
-        ));
+        )));
     }
 
     // Dispense history.
@@ -434,13 +352,29 @@ async fn build(
         let rows: String = events
             .iter()
             .rev()
-            .map(|((date, _), what)| format!("<tr><td>{date}</td><td>{what}</td></tr>"))
+            .map(|((date, _), what)| {
+                format!(
+                    "<tr><td>{}</td><td>{what}</td></tr>",
+                    date.format("%a %-d %b %Y")
+                )
+            })
             .collect();
-        out.push_str(&format!(
-            "<table><thead><tr><th scope=\"col\">Date</th><th scope=\"col\">What the pharmacy reported</th></tr></thead><tbody>{rows}</tbody></table>"
+        out.push_str(&scroll(
+            "Dispense history",
+            &format!(
+                "<table><thead><tr><th scope=\"col\">Date</th><th scope=\"col\">What the pharmacy \
+                 reported</th></tr></thead><tbody>{rows}</tbody></table>"
+            ),
         ));
     }
     Ok((format!("Person {}", su.reference), out))
+}
+
+/// "Monday 30 November 2026" for a stored `YYYY-MM-DD` (as stored, if it is not one).
+fn words_date(iso: &str) -> String {
+    NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%-d %B %Y").to_string())
+        .unwrap_or_else(|_| esc(iso))
 }
 
 /// "mon 1 supervised; sat 2" — a weekly pattern in words.
@@ -693,11 +627,12 @@ pub async fn lift_preview(
         "attend"
     };
     let body = format!(
-        "<p>You are about to lift a {kind} hold on:</p>{identity}{stale}\
+        "<p>You are about to lift {a} {kind} hold on:</p>{identity}{stale}\
          {will_see}\
          <p>Reason it was placed: {reason}</p>\
          <form method=\"post\" action=\"/console/holds/{hid}/lift\">{csrf}\
          <label for=\"note\">Note (optional, private)</label><textarea id=\"note\" name=\"note\" rows=\"2\"></textarea>{confirm}",
+        a = article(kind),
         identity = identity(&su),
         will_see = will_see(s.code),
         reason = esc(&hold.reason),
@@ -790,7 +725,7 @@ impl RegimeForm {
             .map_err(|_| {
                 errs.push(FieldError::new(
                     "effective_from",
-                    "must be a date in the form YYYY-MM-DD",
+                    "must be a date: choose one in the date picker",
                 ))
             })
             .ok();
@@ -873,8 +808,8 @@ fn regime_form(user: &ConsoleUser, p: &Stored, f: &RegimeForm, errors: &[FieldEr
          <h3>Change the regime</h3>{summary}{csrf}\
          {eff}{dose}\
          <fieldset><legend>New weekly collections (leave all blank to keep the current pattern)</legend>\
-         <table><thead><tr><th scope=\"col\">Day</th><th scope=\"col\">Days collected</th><th scope=\"col\">Supervised</th></tr></thead>\
-         <tbody>{rows}</tbody></table>{coll_err}</fieldset>\
+         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">Day</th><th scope=\"col\">Days collected</th>\
+         <th scope=\"col\">Supervised</th></tr></thead><tbody>{rows}</tbody></table></div>{coll_err}</fieldset>\
          <label for=\"regime-reason\">Reason (recorded for review)</label>\
          <textarea id=\"regime-reason\" name=\"reason\" rows=\"2\">{reason}</textarea>{reason_err}\
          <div><button type=\"submit\">Preview change…</button></div></form>",
@@ -883,8 +818,8 @@ fn regime_form(user: &ConsoleUser, p: &Stored, f: &RegimeForm, errors: &[FieldEr
         csrf = csrf_field(&user.csrf),
         eff = input(
             "effective_from",
-            "Effective from (today or later, a collection day, YYYY-MM-DD; doses already \
-             handed over stay as supplied)",
+            "Effective from (today or later, on a collection day; doses already handed over \
+             stay as supplied)",
             "date",
             &f.effective_from
         ),
@@ -1068,10 +1003,13 @@ fn changed_days_table(effect: &RegimeChangeEffect) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    format!(
-        "<table data-changes><caption>Days this change affects</caption><thead><tr>\
-         <th scope=\"col\">Day</th><th scope=\"col\">Now</th><th scope=\"col\">After the change</th>\
-         </tr></thead><tbody>{rows}</tbody></table>"
+    scroll(
+        "Days this change affects",
+        &format!(
+            "<table data-changes><caption>Days this change affects</caption><thead><tr>\
+             <th scope=\"col\">Day</th><th scope=\"col\">Now</th><th scope=\"col\">After the change</th>\
+             </tr></thead><tbody>{rows}</tbody></table>"
+        ),
     )
 }
 
@@ -1091,8 +1029,8 @@ fn confirm_tail(su: &ServiceUser, stamp: &str, action: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
          <input type=\"hidden\" name=\"stamp\" value=\"{stamp}\">\
-         <button type=\"submit\">Confirm: {action} {reference}</button> \
-         <a href=\"/console/people/{id}\">Cancel</a></form>",
+         <div class=\"confirm\"><button type=\"submit\">Confirm: {action} {reference}</button>\
+         <a href=\"/console/people/{id}\">Cancel</a></div></form>",
         reference = esc(&su.reference),
         stamp = esc(stamp),
         id = esc(&su.id),

@@ -176,18 +176,28 @@ async fn build(
                 .as_deref()
                 .map(short_time)
                 .unwrap_or_else(|| "never".into()),
-            closed = esc(l.last_closed.as_deref().unwrap_or("none yet")),
+            closed = l
+                .last_closed
+                .as_deref()
+                .map(|d| match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                    Ok(d) => d.format("%a %-d %b %Y").to_string(),
+                    Err(_) => esc(d),
+                })
+                .unwrap_or_else(|| "none yet".into()),
             pending = l.pending,
         ));
     }
     let table = if rows.is_empty() {
         "<p class=\"notice\">No pharmacies enrolled yet.</p>".to_string()
     } else {
-        format!(
-            "<table><thead><tr><th scope=\"col\">ODS code</th><th scope=\"col\">Name</th>\
-             <th scope=\"col\">Opening hours</th>\
-             <th scope=\"col\">Connection</th><th scope=\"col\">Last full sync</th><th scope=\"col\">Last day closed</th>\
-             <th scope=\"col\" class=\"num\">Messages pending</th></tr></thead><tbody>{rows}</tbody></table>"
+        html::scroll(
+            "Pharmacies",
+            &format!(
+                "<table><thead><tr><th scope=\"col\">ODS code</th><th scope=\"col\">Name</th>\
+                 <th scope=\"col\">Opening hours</th><th scope=\"col\">Connection</th>\
+                 <th scope=\"col\">Last full sync</th><th scope=\"col\">Last day closed</th>\
+                 <th scope=\"col\" class=\"num\">Messages pending</th></tr></thead><tbody>{rows}</tbody></table>"
+            ),
         )
     };
     let input = |n: &str, l: &str, v: &str| html::input(errors, n, l, "text", v, "");

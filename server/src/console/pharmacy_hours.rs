@@ -122,8 +122,9 @@ pub(super) fn hours_table(f: &EnrolForm, errors: &[FieldError]) -> String {
     format!(
         "<fieldset><legend>Opening hours (HH:MM, local; leave a day blank if closed; a close \
          before the opening time is after midnight, e.g. 08:00 to 01:00; a half day is an open \
-         day)</legend><table><thead><tr><th scope=\"col\">Day</th><th scope=\"col\">Opens</th>\
-         <th scope=\"col\">Closes</th></tr></thead><tbody>{rows}</tbody></table>{all}</fieldset>",
+         day)</legend><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Day</th>\
+         <th scope=\"col\">Opens</th><th scope=\"col\">Closes</th></tr></thead><tbody>{rows}</tbody>\
+         </table></div>{all}</fieldset>",
         all = html::field_error(errors, "opening_hours"),
     )
 }

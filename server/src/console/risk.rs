@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use sqlx::Row;
 
-use super::html::{self, esc};
+use super::html::{self, counted, esc, scroll};
 use super::session::ConsoleUser;
 use crate::auth::Role;
 use crate::db::{self, service_users::ServiceUser};
@@ -27,6 +27,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The event counted: "1 hold placed", "2 holds placed".
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            EventKind::RegimeChange => ("regime change", "regime changes"),
+            EventKind::Hold => ("hold placed", "holds placed"),
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             EventKind::RegimeChange => "regime change",
@@ -251,23 +259,28 @@ fn table(rates: &[EventRate], weeks: u32, show_who: bool) -> String {
         .iter()
         .map(|r| {
             format!(
-                "<tr data-event=\"{date}\">{who}<td>{kind}</td><td>{date}</td><td data-before>{before}</td><td data-after>{after}</td></tr>",
+                "<tr data-event=\"{date}\">{who}<td>{kind}</td><td>{shown}</td><td data-before>{before}</td><td data-after>{after}</td></tr>",
                 who = if show_who { format!("<td>{}</td>", esc(&r.event.who)) } else { String::new() },
                 kind = r.event.kind.label(),
                 date = r.event.date,
+                shown = r.event.date.format("%-d %b %Y"),
                 before = r.before.describe(),
                 after = r.after.describe(),
             )
         })
         .collect();
-    format!(
-        "<table><thead><tr>{who}<th scope=\"col\">Event</th><th scope=\"col\">Date</th>\
-         <th scope=\"col\">{weeks} weeks before</th><th scope=\"col\">{weeks} weeks after</th></tr></thead><tbody>{rows}</tbody></table>",
-        who = if show_who {
-            "<th scope=\"col\">Person</th>"
-        } else {
-            ""
-        },
+    let who = if show_who {
+        "<th scope=\"col\">Person</th>"
+    } else {
+        ""
+    };
+    scroll(
+        "Missed doses before and after each change",
+        &format!(
+            "<table><thead><tr>{who}<th scope=\"col\">Event</th><th scope=\"col\">Date</th>\
+             <th scope=\"col\">{weeks} weeks before</th><th scope=\"col\">{weeks} weeks after</th></tr></thead>\
+             <tbody>{rows}</tbody></table>"
+        ),
     )
 }
 
@@ -363,21 +376,12 @@ pub async fn service(
             if n == 0 {
                 continue;
             }
-            chart_rows.push((
-                format!(
-                    "{} ({n})",
-                    if kind == EventKind::RegimeChange {
-                        "regime changes"
-                    } else {
-                        "holds"
-                    }
-                ),
-                before,
-                after,
-            ));
+            let (one, many) = kind.words();
+            chart_rows.push((counted(n, one, many), before, after));
             summary.push_str(&format!(
-                "<tr data-aggregate=\"{k}\"><td>all {k}s ({n})</td><td data-before>{b}</td><td data-after>{a}</td></tr>",
+                "<tr data-aggregate=\"{k}\"><td>{all}</td><td data-before>{b}</td><td data-after>{a}</td></tr>",
                 k = kind.label(),
+                all = counted(n, one, many),
                 b = before.describe(),
                 a = after.describe(),
             ));
@@ -386,10 +390,16 @@ pub async fn service(
             "<p class=\"notice\">No regime changes or holds to compare yet.</p>".to_string()
         } else {
             format!(
-                "<div class=\"chart\">{svg}<table><thead><tr><th scope=\"col\">Across the service</th>\
-                 <th scope=\"col\">{weeks} weeks before</th><th scope=\"col\">{weeks} weeks after</th></tr></thead>\
-                 <tbody>{summary}</tbody></table></div><h2>Each change</h2>{each}",
+                "<div class=\"chart\">{svg}{totals}</div><h2>Each change</h2>{each}",
                 svg = svg(&chart_rows),
+                totals = scroll(
+                    "Across the service",
+                    &format!(
+                        "<table><thead><tr><th scope=\"col\">Across the service</th>\
+                         <th scope=\"col\">{weeks} weeks before</th><th scope=\"col\">{weeks} weeks \
+                         after</th></tr></thead><tbody>{summary}</tbody></table>"
+                    )
+                ),
                 each = table(&all, weeks, true),
             )
         };

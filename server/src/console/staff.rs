@@ -63,6 +63,7 @@ async fn build(
         sqlx::query("SELECT id, name, email, role, password_hash FROM staff ORDER BY role, name")
             .fetch_all(st.store.pool())
             .await?;
+    let pharmacies = db::pharmacies::list(st.store.pool()).await?;
     let mut table = String::new();
     for r in &rows {
         let id: String = r.try_get("id")?;
@@ -85,13 +86,19 @@ async fn build(
     let sel = |r: &str| if f.role == r { " selected" } else { "" };
     let input = |n: &str, l: &str, k: &str, v: &str| html::input(errors, n, l, k, v, "");
     Ok(format!(
-        "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">E-mail</th><th scope=\"col\">Role</th>\
-         <th scope=\"col\">Console sign-in</th><th scope=\"col\">Password</th></tr></thead><tbody>{table}</tbody></table>\
-         <form method=\"post\" action=\"/console/staff\" id=\"create-staff\"><h2>Create a staff member</h2>{summary}{csrf}\
+        "{table}<form method=\"post\" action=\"/console/staff\" id=\"create-staff\"><h2>Create a staff member</h2>{summary}{csrf}\
          {name}{email}<label for=\"role\">Role</label><select id=\"role\" name=\"role\">\
          <option value=\"keyworker\"{k}>keyworker</option><option value=\"clinician\"{c}>clinician</option>\
          <option value=\"pharmacist\"{p}>pharmacist</option><option value=\"admin\"{a}>admin</option></select>{role_err}\
          {pharmacy}{password}<div><button type=\"submit\">Create</button></div></form>",
+        table = html::scroll(
+            "Staff",
+            &format!(
+                "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">E-mail</th>\
+                 <th scope=\"col\">Role</th><th scope=\"col\">Console sign-in</th>\
+                 <th scope=\"col\">Password</th></tr></thead><tbody>{table}</tbody></table>"
+            )
+        ),
         summary = error_summary(errors),
         csrf = csrf_field(&user.csrf),
         name = input("name", "Name", "text", &f.name),
@@ -101,12 +108,7 @@ async fn build(
         p = sel("pharmacist"),
         a = sel("admin"),
         role_err = html::field_error(errors, "role"),
-        pharmacy = input(
-            "pharmacy_id",
-            "Pharmacy id (pharmacists only)",
-            "text",
-            &f.pharmacy_id
-        ),
+        pharmacy = pharmacy_choice(&pharmacies, f, errors),
         password = input(
             "password",
             "Console password (optional; at least 12 characters)",
@@ -114,6 +116,42 @@ async fn build(
             ""
         ),
     ))
+}
+
+/// The pharmacist's pharmacy, chosen by name and ODS code from the enrolled pharmacies (the
+/// form posts its id, as the API takes it).
+fn pharmacy_choice(
+    pharmacies: &[db::pharmacies::Pharmacy],
+    f: &StaffForm,
+    errors: &[FieldError],
+) -> String {
+    let err = html::field_error(errors, "pharmacy_id");
+    let invalid = if err.is_empty() {
+        ""
+    } else {
+        " aria-invalid=\"true\" aria-describedby=\"pharmacy_id-error\""
+    };
+    let options: String = pharmacies
+        .iter()
+        .map(|p| {
+            format!(
+                "<option value=\"{id}\"{sel}>{name} ({ods})</option>",
+                id = esc(&p.id),
+                sel = if f.pharmacy_id == p.id {
+                    " selected"
+                } else {
+                    ""
+                },
+                name = esc(&p.name),
+                ods = esc(&p.ods_code),
+            )
+        })
+        .collect();
+    format!(
+        "<label for=\"pharmacy_id\">Pharmacy (pharmacists only)</label>\
+         <select id=\"pharmacy_id\" name=\"pharmacy_id\"{invalid}>\
+         <option value=\"\">none: not a pharmacist</option>{options}</select>{err}"
+    )
 }
 
 pub async fn create(

@@ -63,8 +63,19 @@ async fn create(
     caller: Caller,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<ServiceUser>)> {
-    caller.require(&[Role::Clinician, Role::Keyworker])?;
     let req: CreateServiceUser = body.parse()?;
+    let su = create_service_user(&st, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(su)))
+}
+
+/// Validates and stores a new service user (audited, and sent to their pharmacy); shared by the
+/// API and the console's "new person" form.
+pub async fn create_service_user(
+    st: &AppState,
+    caller: &Caller,
+    req: CreateServiceUser,
+) -> Result<ServiceUser> {
+    caller.require(&[Role::Clinician, Role::Keyworker])?;
     let mut errs = Errors::default();
     let reference = errs.take(Reference::parse("reference", &req.reference));
     let given_name = errs.take(Name::parse("given_name", &req.given_name));
@@ -97,13 +108,13 @@ async fn create(
         prescriber_id: req.prescriber_id,
         heads_up_email,
     };
-    let id = db::service_users::insert(&mut w, &Actor(caller.id), &new).await?;
+    let id = db::service_users::insert(&mut w, &Actor(caller.id.clone()), &new).await?;
     crate::sync::outbox::person_changed(&mut w, &id).await?;
     let su = db::service_users::get(&mut *w.tx, &id)
         .await?
         .ok_or_else(|| Error::Internal("service user vanished after insert".into()))?;
     w.commit().await?;
-    Ok((StatusCode::CREATED, Json(su)))
+    Ok(su)
 }
 
 /// The pharmacy must exist, the keyworker must be a keyworker, the prescriber a clinician.
