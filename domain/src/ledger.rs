@@ -233,6 +233,14 @@ impl Ledger {
         self.days.values()
     }
 
+    /// The `n` days ending on `date`, oldest first (the week view: [`SHOWN_DAYS`]).
+    pub fn last_days(&self, date: NaiveDate, n: u64) -> Vec<DayAccount> {
+        let from = date
+            .checked_sub_days(chrono::Days::new(n.saturating_sub(1)))
+            .unwrap_or(date);
+        self.days.range(from..=date).map(|(_, a)| *a).collect()
+    }
+
     pub fn day(&self, date: NaiveDate) -> Option<&DayAccount> {
         self.days.get(&date)
     }
@@ -380,6 +388,9 @@ fn why(input: &LedgerInput<'_>, prescribed: Option<&DoseDay>, date: NaiveDate) -
     NoDose::CollectionMissed { collect_on }
 }
 
+/// How many days the week views show: the day and the six before.
+pub const SHOWN_DAYS: u64 = 7;
+
 /// How far back the ledger looks for a code: longer than any clause 3 limit (at most 7) plus
 /// a fortnight's prescription.
 pub const LOOKBACK_DAYS: u64 = 31;
@@ -396,8 +407,6 @@ pub struct Assessment {
     pub limit: u8,
     /// The run reached the limit: code E until a prescriber reviews.
     pub review_needed: bool,
-    /// Something was handed over on the day.
-    pub supplied_today: bool,
     /// The ledger from `date - LOOKBACK_DAYS` to `date`.
     pub ledger: Ledger,
 }
@@ -443,7 +452,6 @@ pub fn assess(
         run,
         limit,
         review_needed,
-        supplied_today,
         ledger,
     }
 }

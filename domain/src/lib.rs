@@ -29,7 +29,7 @@ pub use hours::{
 };
 pub use ledger::{
     Assessment, DayAccount, DayState, HoldSpan, InHand, LOOKBACK_DAYS, Ledger, LedgerInput, NoDose,
-    PrescribedSchedule, assess,
+    PrescribedSchedule, SHOWN_DAYS, assess,
 };
 pub use medicine::{DoseMg, Medicine};
 pub use missed::consecutive_missed_run;

@@ -10,15 +10,6 @@ use chrono::NaiveDate;
 use common::*;
 use sotto_domain::*;
 
-fn supply(collect_on: NaiveDate, supervised_taken: bool, take_home: &[NaiveDate]) -> SupplyRecord {
-    SupplyRecord {
-        collect_on,
-        supervised_taken,
-        take_home_dates: take_home.to_vec(),
-        withheld: false,
-    }
-}
-
 fn laid_out(p: &Prescription, calendar: &PharmacyCalendar) -> PrescribedSchedule {
     PrescribedSchedule {
         schedule: p.schedule(calendar),
@@ -131,17 +122,7 @@ fn a_closure_posted_after_the_collection_makes_the_moved_dose_due_as_an_extra_ta
 #[test]
 fn days_between_two_prescriptions_count_as_days_without_a_dose() {
     let calendar = PharmacyCalendar::default();
-    let daily: Vec<Collection> = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .map(|w| c(w, 1, true))
-    .to_vec();
+    let daily: Vec<Collection> = Weekday::ALL.map(|w| c(w, 1, true)).to_vec();
     let mut first = draft(daily.clone());
     first.end_date = d(11, 29);
     let mut second = draft(daily);
@@ -169,17 +150,7 @@ fn days_between_two_prescriptions_count_as_days_without_a_dose() {
 #[test]
 fn a_day_without_a_dose_later_on_the_day_of_a_review_counts() {
     let calendar = PharmacyCalendar::default();
-    let daily: Vec<Collection> = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .map(|w| c(w, 1, true))
-    .to_vec();
+    let daily: Vec<Collection> = Weekday::ALL.map(|w| c(w, 1, true)).to_vec();
     let rx = [laid_out(
         &Prescription::new(draft(daily), &calendar).unwrap(),
         &calendar,

@@ -18,15 +18,6 @@ fn schedule_of(collections: Vec<Collection>) -> Schedule {
     prescription(collections, &calendar).schedule(&calendar)
 }
 
-fn supply(collect_on: NaiveDate, supervised_taken: bool, take_home: &[NaiveDate]) -> SupplyRecord {
-    SupplyRecord {
-        collect_on,
-        supervised_taken,
-        take_home_dates: take_home.to_vec(),
-        withheld: false,
-    }
-}
-
 fn withheld(collect_on: NaiveDate) -> SupplyRecord {
     SupplyRecord {
         collect_on,

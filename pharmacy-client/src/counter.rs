@@ -10,7 +10,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use sotto_domain::{
     Assessment, DayAccount, DayPlan, DoseDay, Due, HoldKind, LOOKBACK_DAYS, Ledger, LedgerInput,
-    NoDose, PharmacyCalendar, PrescribedSchedule, Schedule, StatusCode, SupplyRecord, assess,
+    NoDose, PharmacyCalendar, PrescribedSchedule, SHOWN_DAYS, Schedule, StatusCode, SupplyRecord,
+    assess,
 };
 use sotto_protocol::{PersonState, PharmacyInfo, PrescriptionState};
 
@@ -124,17 +125,9 @@ pub fn person_status(person: &PersonState, today: NaiveDate, local: &LocalRecord
         withheld_at,
         days_without_dose: assessment.run,
         no_dose_since: assessment.ledger.no_dose_since(today),
-        ledger: assessment
-            .ledger
-            .days()
-            .filter(|d| d.date + Days::new(LEDGER_SHOWN_DAYS) > today)
-            .copied()
-            .collect(),
+        ledger: assessment.ledger.last_days(today, SHOWN_DAYS),
     }
 }
-
-/// How many days of the ledger the counter shows (today and the six before).
-pub const LEDGER_SHOWN_DAYS: u64 = 7;
 
 /// The dose ledger's assessment of `person` on `today` from this counter's records.
 pub fn assess_person(person: &PersonState, today: NaiveDate, local: &LocalRecords) -> Assessment {

@@ -35,9 +35,6 @@ pub struct Status {
     pub ledger: Vec<sotto_domain::DayAccount>,
 }
 
-/// How many days of the ledger the status shows (the day and the six before).
-pub const LEDGER_SHOWN_DAYS: u64 = 7;
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DueView {
     pub collect_on: NaiveDate,
@@ -86,38 +83,30 @@ pub async fn for_service_user_as_if(
     // One connection for a consistent read of calendar, prescriptions, dispenses and holds.
     let mut conn = store.pool().acquire().await?;
     let mut records = crate::dispensing::ledger::records(&mut conn, &pharmacy, &su.id).await?;
-    let prescriptions = db::prescriptions::for_service_user(&mut conn, &su.id).await?;
-    let holds = db::holds::active(&mut *conn, &su.id).await?;
-    let history = crate::dispensing::ingest::history(&mut *conn, &su.id).await?;
     drop(conn);
-    let last_supply = history
+    let last_supply = records
+        .dispenses
         .iter()
         .find(|d| d.kind == "supplied")
         .map(|d| d.at.clone());
-    let current = db::prescriptions::covering(&prescriptions, date);
-    records.active_holds = as_if(records.active_holds);
+    let current = db::prescriptions::covering(&records.stored, date);
+    let current_schedule = current
+        .and_then(|p| records.stored.iter().position(|s| s.id == p.id))
+        .map(|i| &records.prescriptions[i].schedule);
+    records.active_holds = as_if(records.active_holds.clone());
     // The counter's own function: what is due given what was handed over (clause 2, late
     // closures), and E when the run of days without a dose has reached the limit.
     let assessment = records.assess(date, today);
     let days_without_dose = assessment.run;
     let no_dose_since = assessment.ledger.no_dose_since(date);
-    let ledger = assessment
-        .ledger
-        .days()
-        .filter(|d| d.date + chrono::Days::new(LEDGER_SHOWN_DAYS) > date)
-        .copied()
-        .collect();
+    let ledger = assessment.ledger.last_days(date, sotto_domain::SHOWN_DAYS);
     let plan = assessment.plan;
     let code = assessment.code;
     let next_collection = match &plan {
         DayPlan::Covered {
             next_collection, ..
         } => *next_collection,
-        _ => current.and_then(|p| {
-            p.prescription
-                .schedule(&records.calendar)
-                .next_collection_after(date)
-        }),
+        _ => current_schedule.and_then(|s| s.next_collection_after(date)),
     };
     let due = match (&plan, code) {
         (DayPlan::Collect(due), StatusCode::A) => Some(DueView {
@@ -137,13 +126,17 @@ pub async fn for_service_user_as_if(
         meaning: code.meaning().to_string(),
         due,
         next_collection,
-        holds: holds
-            .into_iter()
+        // Active holds, oldest first (the rows are newest first).
+        holds: records
+            .hold_rows
+            .iter()
+            .rev()
+            .filter(|h| h.lifted_at.is_none())
             .map(|h| HoldView {
-                id: h.id,
+                id: h.id.clone(),
                 kind: h.kind,
-                placed_at: h.placed_at,
-                reason: show_reasons.then_some(h.reason),
+                placed_at: h.placed_at.clone(),
+                reason: show_reasons.then(|| h.reason.clone()),
             })
             .collect(),
         last_supply,

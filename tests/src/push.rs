@@ -176,6 +176,19 @@ impl PushWorld {
         }
     }
 
+    /// The days without a dose the server holds for `su` (`GET …/missed-doses`, as the keyworker).
+    pub async fn missed_doses(&self, su: &str) -> Vec<serde_json::Value> {
+        let (status, body) = self
+            .app
+            .get(
+                &self.keyworker.token,
+                &format!("/api/v1/service-users/{su}/missed-doses"),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().unwrap().clone()
+    }
+
     pub fn broker_port(&self) -> u16 {
         self.app.broker_addr.port()
     }

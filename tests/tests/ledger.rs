@@ -72,6 +72,17 @@ fn morning(day: NaiveDate) -> chrono::DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_hms_opt(10, 0, 0).unwrap())
 }
 
+/// The world's counter on `clock` (data stays confirmed for the month the test moves through).
+async fn counter_on(w: &PushWorld, clock: &std::sync::Arc<TestClock>) -> Counter {
+    Counter::start_with_clock(
+        &w.pharmacy,
+        w.broker_port(),
+        Duration::from_secs(86_400 * 30),
+        Some(clock.clone()),
+    )
+    .await
+}
+
 async fn post_json(counter: &Counter, path: &str, body: Value) -> (u16, Value) {
     counter.post(path, &body).await
 }
@@ -112,15 +123,7 @@ async fn person(
 }
 
 async fn missed_on_server(w: &PushWorld, su: &str) -> Vec<Value> {
-    let (status, body) = w
-        .app
-        .get(
-            &w.keyworker.token,
-            &format!("/api/v1/service-users/{su}/missed-doses"),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
+    w.missed_doses(su).await
 }
 
 async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -140,17 +143,6 @@ async fn server_code(w: &PushWorld, su: &str) -> Value {
         )
         .await;
     status
-}
-
-fn supervised_daily_sat_covers_sun() -> Value {
-    json!([
-        {"weekday": "mon", "days": 1, "supervised": true},
-        {"weekday": "tue", "days": 1, "supervised": true},
-        {"weekday": "wed", "days": 1, "supervised": true},
-        {"weekday": "thu", "days": 1, "supervised": true},
-        {"weekday": "fri", "days": 1, "supervised": true},
-        {"weekday": "sat", "days": 2, "supervised": true},
-    ])
 }
 
 async fn a_missed_saturday_two_day_instalment(backend: Backend) {
@@ -175,17 +167,11 @@ async fn a_missed_saturday_two_day_instalment(backend: Backend) {
     let su = person(
         &w,
         "SU-3001",
-        &[(thursday, 14, supervised_daily_sat_covers_sun())],
+        &[(thursday, 14, sotto_tests::daily_supervised())],
     )
     .await;
     let clock = TestClock::at(morning(thursday));
-    let mut counter = Counter::start_with_clock(
-        &w.pharmacy,
-        w.broker_port(),
-        Duration::from_secs(86_400 * 30),
-        Some(clock.clone()),
-    )
-    .await;
+    let mut counter = counter_on(&w, &clock).await;
     counter.wait_for_code("SU-3001", "A", WAIT).await;
     let (status, body) = post_json(
         &counter,
@@ -246,13 +232,7 @@ async fn days_between_two_prescriptions(backend: Backend) {
     )
     .await;
     let clock = TestClock::at(morning(first));
-    let mut counter = Counter::start_with_clock(
-        &w.pharmacy,
-        w.broker_port(),
-        Duration::from_secs(86_400 * 30),
-        Some(clock.clone()),
-    )
-    .await;
+    let mut counter = counter_on(&w, &clock).await;
     for k in 0..4 {
         let day = first + chrono::Duration::days(k);
         clock.set(morning(day));
@@ -304,13 +284,7 @@ async fn late_closures(backend: Backend) {
     let today = today();
     let tomorrow = today.succ_opt().unwrap();
     let clock = TestClock::at(morning(today));
-    let mut counter = Counter::start_with_clock(
-        &w.pharmacy,
-        w.broker_port(),
-        Duration::from_secs(86_400 * 30),
-        Some(clock.clone()),
-    )
-    .await;
+    let mut counter = counter_on(&w, &clock).await;
     // Today's supervised dose is taken: B.
     counter
         .wait_for_code(sotto_tests::push::REFERENCE, "A", WAIT)
@@ -482,13 +456,7 @@ async fn review_day(backend: Backend) {
     let w = PushWorld::start_on(BrokerKind::Embedded, backend, 3).await;
     let start = today() - chrono::Duration::days(3);
     let clock = TestClock::at(morning(start));
-    let mut counter = Counter::start_with_clock(
-        &w.pharmacy,
-        w.broker_port(),
-        Duration::from_secs(86_400 * 30),
-        Some(clock.clone()),
-    )
-    .await;
+    let mut counter = counter_on(&w, &clock).await;
     counter
         .wait_for_code(sotto_tests::push::REFERENCE, "A", WAIT)
         .await;

@@ -64,15 +64,7 @@ async fn take_home_person(w: &PushWorld, start: NaiveDate) -> String {
 }
 
 async fn missed_on_server(w: &PushWorld, su: &str) -> Vec<Value> {
-    let (status, body) = w
-        .app
-        .get(
-            &w.keyworker.token,
-            &format!("/api/v1/service-users/{su}/missed-doses"),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
+    w.missed_doses(su).await
 }
 
 async fn wait_for_missed(w: &PushWorld, su: &str, n: usize) {

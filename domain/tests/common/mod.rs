@@ -58,3 +58,17 @@ pub fn collect(schedule: &Schedule, date: NaiveDate) -> Due {
         other => panic!("expected a collection on {date}, got {other:?}"),
     }
 }
+
+/// A supply recorded at the counter: the supervised dose taken or not, and the take-home dates.
+pub fn supply(
+    collect_on: NaiveDate,
+    supervised_taken: bool,
+    take_home: &[NaiveDate],
+) -> SupplyRecord {
+    SupplyRecord {
+        collect_on,
+        supervised_taken,
+        take_home_dates: take_home.to_vec(),
+        withheld: false,
+    }
+}

@@ -157,11 +157,7 @@ impl Store {
     ) -> Result<HashMap<String, LocalRecords>, Error> {
         let mut tx = self.pool.begin().await?;
         let meta = meta_in(&mut tx).await?;
-        let calendar = meta
-            .pharmacy
-            .as_ref()
-            .map(counter::calendar)
-            .unwrap_or_default();
+        let calendar = calendar_of(&meta);
         let (first_closed, last_closed) = closed_range(&mut tx).await?;
         // What this counter accounts for: from enrolment, or an earlier day closed on request.
         let records_from = [meta.enrolled_on, first_closed].into_iter().flatten().min();
@@ -212,11 +208,7 @@ impl Store {
             .map(|(json,)| parse_person(json))
             .collect::<Result<_, _>>()?;
         let meta = meta_in(&mut tx).await?;
-        let calendar = meta
-            .pharmacy
-            .as_ref()
-            .map(counter::calendar)
-            .unwrap_or_default();
+        let calendar = calendar_of(&meta);
         // A day closed on request before enrolment is accounted for from then on.
         let records_from = meta.enrolled_on.map(|e| e.min(date));
         let mut missed = 0u32;
@@ -339,6 +331,14 @@ pub(super) async fn ack_reports(
             .await?;
     }
     Ok(())
+}
+
+/// The pharmacy's calendar as the store knows it (open every day until the first snapshot).
+fn calendar_of(meta: &super::Meta) -> sotto_domain::PharmacyCalendar {
+    meta.pharmacy
+        .as_ref()
+        .map(counter::calendar)
+        .unwrap_or_default()
 }
 
 /// The first and last days closed at this counter.

@@ -5,6 +5,7 @@
 //! once, in the closure's own transaction, naming the people by reference.
 
 use chrono::NaiveDate;
+use sotto_domain::dose_in_hand;
 use sqlx::Row;
 
 use super::ledger;
@@ -37,18 +38,13 @@ pub async fn after_closure(
     let mut stranded = Vec::new();
     for su_id in crate::sync::state::people_of(&mut w.tx, pharmacy_id).await? {
         let records = ledger::records(&mut w.tx, &pharmacy, &su_id).await?;
-        let in_hand = |d: NaiveDate| {
-            records.supplies.iter().filter(|s| !s.withheld).any(|s| {
-                (s.supervised_taken && s.collect_on == d) || s.take_home_dates.contains(&d)
-            })
-        };
         let moved_onto_a_day_gone = records.prescriptions.iter().any(|p| {
             p.schedule.dose_for(date).is_some_and(|dose| {
                 dose.collect_on != dose.nominal_collect_on
                     && (dose.collect_on < today || (dose.collect_on == today && closed_today))
             })
         });
-        if date >= today && moved_onto_a_day_gone && !in_hand(date) {
+        if date >= today && moved_onto_a_day_gone && !dose_in_hand(&records.supplies, date) {
             let su = db::service_users::get(&mut *w.tx, &su_id)
                 .await?
                 .ok_or(Error::NotFound("service user"))?;

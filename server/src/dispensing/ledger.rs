@@ -12,13 +12,21 @@ use sotto_domain::{
 };
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{self, pharmacies::Pharmacy};
+use super::ingest::Dispense;
+use crate::db::{self, holds::Hold, pharmacies::Pharmacy, prescriptions::Stored};
 use crate::error::Result;
 
-/// One person's ledger inputs, owned.
+/// One person's ledger inputs, owned, with the stored rows they come from (so a caller that
+/// also shows those rows reads them once).
 #[derive(Debug, Clone)]
 pub struct PersonRecords {
+    /// Laid out with `calendar`, in the order of `stored`.
     pub prescriptions: Vec<PrescribedSchedule>,
+    pub stored: Vec<Stored>,
+    /// Newest first, as `ingest::history` reads them.
+    pub dispenses: Vec<Dispense>,
+    /// Every hold, lifted or not, newest first.
+    pub hold_rows: Vec<Hold>,
     pub supplies: Vec<SupplyRecord>,
     pub holds: Vec<HoldSpan>,
     pub active_holds: Vec<HoldKind>,
@@ -62,6 +70,16 @@ fn local_date(text: &str, zone: Tz) -> Option<NaiveDate> {
         .map(|t| t.with_timezone(&Utc).with_timezone(&zone).date_naive())
 }
 
+/// The pharmacy's local date of the last prescriber review: when a safety hold was last lifted.
+pub fn last_review_on(holds: &[Hold], zone: Tz) -> Option<NaiveDate> {
+    holds
+        .iter()
+        .filter(|h| h.kind == HoldKind::Safety)
+        .filter_map(|h| h.lifted_at.as_deref())
+        .filter_map(|at| local_date(at, zone))
+        .max()
+}
+
 /// Reads a person's ledger inputs in one connection (a consistent read).
 pub async fn records(
     conn: &mut AnyConnection,
@@ -70,26 +88,18 @@ pub async fn records(
 ) -> Result<PersonRecords> {
     let zone = zone(pharmacy);
     let calendar = db::pharmacies::calendar(&mut *conn, pharmacy).await?;
-    let prescriptions = db::prescriptions::for_service_user(&mut *conn, su_id)
-        .await?
-        .into_iter()
+    let stored = db::prescriptions::for_service_user(&mut *conn, su_id).await?;
+    let prescriptions = stored
+        .iter()
         .map(|p| PrescribedSchedule {
             schedule: p.prescription.schedule(&calendar),
             directions: p.prescription.directions(),
         })
         .collect();
-    let supplies = super::ingest::history(&mut *conn, su_id)
-        .await?
-        .into_iter()
-        .map(|d| SupplyRecord {
-            collect_on: d.collect_on,
-            supervised_taken: d.supervised_taken,
-            take_home_dates: d.take_home_dates,
-            withheld: d.kind != "supplied",
-        })
-        .collect();
-    let all_holds = db::holds::history(&mut *conn, su_id).await?;
-    let holds = all_holds
+    let dispenses = super::ingest::history(&mut *conn, su_id).await?;
+    let supplies = super::ingest::supply_records(&dispenses);
+    let hold_rows = db::holds::history(&mut *conn, su_id).await?;
+    let holds = hold_rows
         .iter()
         .filter_map(|h| {
             Some(HoldSpan {
@@ -102,21 +112,19 @@ pub async fn records(
             })
         })
         .collect();
-    let active_holds = all_holds
+    let active_holds = hold_rows
         .iter()
         .filter(|h| h.lifted_at.is_none())
         .map(|h| h.kind)
         .collect();
-    let last_review = all_holds
-        .iter()
-        .filter(|h| h.kind == HoldKind::Safety)
-        .filter_map(|h| h.lifted_at.as_deref())
-        .filter_map(|at| local_date(at, zone))
-        .max();
+    let last_review = last_review_on(&hold_rows, zone);
     let settled_through = settled_through(&mut *conn, &pharmacy.id, su_id).await?;
     let records_from = records_from(&mut *conn, &pharmacy.id).await?;
     Ok(PersonRecords {
         prescriptions,
+        stored,
+        dispenses,
+        hold_rows,
         supplies,
         holds,
         active_holds,

@@ -61,13 +61,7 @@ pub async fn person_state(
         .collect();
     let history = db::holds::history(&mut *conn, &su.id).await?;
     let zone = crate::dispensing::ledger::zone(pharmacy);
-    let last_review_on = history
-        .iter()
-        .filter(|h| h.kind == sotto_domain::HoldKind::Safety)
-        .filter_map(|h| h.lifted_at.as_deref())
-        .filter_map(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-        .map(|at| at.with_timezone(&zone).date_naive())
-        .max();
+    let last_review_on = crate::dispensing::ledger::last_review_on(&history, zone);
     let holds = history
         .into_iter()
         .filter(|h| h.lifted_at.is_none())
