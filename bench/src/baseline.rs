@@ -72,7 +72,7 @@ pub struct Commits {
 /// `n` single-row INSERTs, each its own (autocommit) transaction, from one connection of a
 /// pool opened with the server's own options (SQLite: WAL, sqlx's default `synchronous=FULL`).
 pub async fn single_row_commits(database_url: &str, n: usize) -> anyhow::Result<Commits> {
-    let store = sotto_server::db::Store::connect(database_url).await?;
+    let store = sotto_server::core::db::Store::connect(database_url).await?;
     let mut conn = store.pool().acquire().await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS bench_commit (id BIGINT PRIMARY KEY, payload TEXT NOT NULL, \
@@ -90,7 +90,7 @@ pub async fn single_row_commits(database_url: &str, n: usize) -> anyhow::Result<
         sqlx::query("INSERT INTO bench_commit (id, payload, at) VALUES ($1, $2, $3)")
             .bind(i as i64)
             .bind("a report-sized payload of some fifty bytes or so.")
-            .bind(sotto_server::db::now_text())
+            .bind(sotto_server::core::db::now_text())
             .execute(&mut *conn)
             .await?;
         latency.record(t.elapsed().as_micros() as u64)?;

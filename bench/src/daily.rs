@@ -4,7 +4,7 @@
 //!   for today (the dose ledger's `assess`, as server and counter call it); and the end-of-day missed-dose pass
 //!   (`dose_in_hand` + `consecutive_missed_run` against the clause-3 threshold).
 //! - DB-backed, on SQLite and PostgreSQL after seeding the same data with bulk SQL: the server's
-//!   own per-person status path (`sotto_server::status::for_service_user`) timed on a sample and
+//!   own per-person status path (`sotto_server::core::status::for_service_user`) timed on a sample and
 //!   extrapolated (labelled as such); and a set-based pass (five bulk queries, then the same
 //!   domain rules in memory) to show what the work costs when read in bulk.
 
@@ -258,10 +258,11 @@ async fn db_backed(
         let store = store.clone();
         tasks.spawn(async move {
             for id in part {
-                let su = sotto_server::db::service_users::get(store.pool(), &id)
+                let su = sotto_server::core::db::service_users::get(store.pool(), &id)
                     .await?
                     .ok_or(anyhow::anyhow!("seeded person missing"))?;
-                sotto_server::status::for_service_user(&store, &su, Some(today), false).await?;
+                sotto_server::core::status::for_service_user(&store, &su, Some(today), false)
+                    .await?;
             }
             anyhow::Ok(())
         });
@@ -316,7 +317,7 @@ async fn db_backed(
 
 /// Reads what today needs in five queries and applies the domain rules in memory.
 async fn set_based(
-    store: &sotto_server::db::Store,
+    store: &sotto_server::core::db::Store,
     today: NaiveDate,
 ) -> anyhow::Result<(usize, [usize; 6])> {
     let started = Instant::now();

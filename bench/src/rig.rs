@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sotto_server::db::Store;
+use sotto_server::core::db::Store;
 use sotto_tests::mosquitto::Mosquitto;
 use sotto_tests::{Staff, TestApp};
 

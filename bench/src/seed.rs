@@ -106,7 +106,7 @@ pub async fn seed(
     keyworker: &str,
     today: NaiveDate,
 ) -> anyhow::Result<Seeded> {
-    let now = sotto_server::db::now_text();
+    let now = sotto_server::core::db::now_text();
     // The key the server generated on its first start: what enrolment hands pharmacies to pin.
     let server_key: String = sqlx::query("SELECT public_key FROM server_keys WHERE id = 1")
         .fetch_one(pool)
@@ -123,8 +123,8 @@ pub async fn seed(
         let closed = if closed_on_sunday(i) { "sun" } else { "" };
         rows.push(format!(
             "('{id}','{tag}{i:06}','Pharmacy {i}','{closed}','18:00','Europe/London','{username}','{}','{}','{now}')",
-            sotto_server::auth::hash_secret(&password),
-            sotto_server::sync::mosquitto::mosquitto_hash(&password),
+            sotto_server::core::secrets::hash_secret(&password),
+            sotto_server::core::secrets::mosquitto_hash(&password),
         ));
         if let Some(c) = closure(i, today) {
             closures.push(format!(

@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use sotto_server::config::Config;
-use sotto_server::db::audit::Actor;
+use sotto_server::core::access::Role;
+use sotto_server::core::db::audit::Actor;
 use sotto_server::http::staff::{CreateStaff, create_staff};
-use sotto_server::{Application, app, auth::Role, http};
+use sotto_server::{Application, app, http};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -208,13 +209,14 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
     let tok = |v: &Value| v["token"].as_str().unwrap_or_default().to_string();
     // Console passwords, set the way `admin set-password` does.
     let mut w = store.write().await?;
-    let hash = sotto_server::console::password::hash(DEMO_PASSWORD);
+    let hash = sotto_server::core::passwords::hash(DEMO_PASSWORD);
     for id in [
         admin.id.as_str(),
         clinician["id"].as_str().unwrap_or_default(),
         keyworker["id"].as_str().unwrap_or_default(),
     ] {
-        sotto_server::db::staff::set_password(&mut w, &Actor("demo".into()), id, &hash).await?;
+        sotto_server::core::db::staff::set_password(&mut w, &Actor("demo".into()), id, &hash)
+            .await?;
     }
     w.commit().await?;
     let (ct, kt) = (tok(&clinician), tok(&keyworker));

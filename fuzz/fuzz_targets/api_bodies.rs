@@ -21,7 +21,7 @@ use sotto_domain::{
 use sotto_server::error::Error;
 use sotto_server::http::json::decode;
 use sotto_server::http::{holds, pharmacies, service_users, staff};
-use sotto_server::values::{self, Email, Name, OdsCode, Reference};
+use sotto_server::core::values::{self, Email, Name, OdsCode, Reference};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {

@@ -11,7 +11,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sotto_domain::{Collection, DoseMg, Medicine, Weekday, WeeklyCollections};
-use sotto_server::values::{Email, Name, OdsCode, Reference};
+use sotto_server::core::values::{Email, Name, OdsCode, Reference};
 
 const MEDICINES: [Medicine; 3] = [
     Medicine::MethadoneOralSolution1mgMl,

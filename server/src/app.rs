@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::db::Store;
-use crate::http::{self, AppState};
+use crate::core::AppState;
+use crate::core::db::Store;
+use crate::http;
 use crate::sync::{self, SyncHandle};
 use crate::tls::listener::TlsListener;
 
@@ -58,14 +59,14 @@ impl Application {
             config.mqtt_embedded_addr = sync.broker_addr;
         }
         let tasks = TaskTracker::new();
-        tasks.spawn(crate::email::worker::run(
+        tasks.spawn(crate::core::email::worker::run(
             store.clone(),
             mail,
             store.mail_wake(),
             tasks_stop.clone(),
         ));
         if config.run_schedulers {
-            tasks.spawn(crate::dispensing::schedulers::run(
+            tasks.spawn(crate::core::dispensing::schedulers::run(
                 store.clone(),
                 schedule_settings(&config),
                 tasks_stop.clone(),
@@ -82,7 +83,7 @@ impl Application {
             state: AppState {
                 store,
                 config: Arc::new(config),
-                link: Some(sync.link.clone()),
+                link: Some(Arc::new(sync.link.clone())),
                 server_public_key: sync.public_key.to_string(),
                 auth_limiter,
             },
@@ -160,19 +161,19 @@ impl Application {
 }
 
 /// Mail settings from the server configuration.
-pub fn mail_config(config: &Config) -> crate::email::MailConfig {
-    crate::email::MailConfig {
+pub fn mail_config(config: &Config) -> crate::core::email::MailConfig {
+    crate::core::email::MailConfig {
         smtp_url: config.smtp_url.clone(),
         outbox: config.mail_outbox.clone(),
         from: config.mail_from.clone(),
         retry_base: config.mail_retry_base,
-        ..crate::email::MailConfig::default()
+        ..crate::core::email::MailConfig::default()
     }
 }
 
-fn schedule_settings(config: &Config) -> crate::dispensing::schedulers::ScheduleSettings {
-    crate::dispensing::schedulers::ScheduleSettings {
-        alerts: crate::dispensing::alerts::AlertSettings::from_config(config),
+fn schedule_settings(config: &Config) -> crate::core::dispensing::schedulers::ScheduleSettings {
+    crate::core::dispensing::schedulers::ScheduleSettings {
+        alerts: crate::core::dispensing::alerts::AlertSettings::from_config(config),
         service_email: config.service_email.clone(),
         silence_after: chrono::Duration::hours(2),
     }

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::db::{Store, service_users};
+use crate::core::db::{Store, service_users};
 use crate::error::Error;
 
 /// What the check found. `agree` is the one-word answer.
@@ -77,7 +77,7 @@ pub async fn check_pharmacy(
         let su = service_users::get(store.pool(), id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("service user vanished during the check"))?;
-        let status = crate::status::for_service_user(store, &su, None, false)
+        let status = crate::core::status::for_service_user(store, &su, None, false)
             .await
             .map_err(|e: Error| anyhow::anyhow!("{e}"))?;
         people.push((su.reference, status.code.letter().to_string()));

@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Role;
 use crate::config::Config;
-use crate::db::{Store, audit};
+use crate::core::access::Role;
+use crate::core::db::{Store, audit};
 use crate::http::staff::{CreateStaff, create_staff};
 use crate::{Application, app};
 
@@ -228,17 +228,17 @@ pub async fn run_admin(
         }
         Admin::SetPassword { email, password } => {
             let password = password.unwrap_or_default();
-            crate::console::password::validate("password", &password)
+            crate::core::passwords::validate("password", &password)
                 .map_err(|e| anyhow::anyhow!("the password {}", e.message))?;
-            let id = crate::db::staff::id_by_email(store.pool(), &email)
+            let id = crate::core::db::staff::id_by_email(store.pool(), &email)
                 .await?
                 .with_context(|| format!("no staff member has the e-mail address {email}"))?;
             let mut w = store.write().await?;
-            crate::db::staff::set_password(
+            crate::core::db::staff::set_password(
                 &mut w,
                 &audit::Actor("cli".into()),
                 &id,
-                &crate::console::password::hash(&password),
+                &crate::core::passwords::hash(&password),
             )
             .await?;
             w.commit().await?;

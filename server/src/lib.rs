@@ -3,24 +3,19 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod auth;
 pub mod auth_limit;
 pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
-pub mod db;
-pub mod dispensing;
-pub mod email;
+pub mod core;
 pub mod error;
 pub mod fhir;
 pub mod http;
-pub mod status;
 pub mod sync;
 pub mod telemetry;
 pub mod tls;
-pub mod values;
 
 pub use app::Application;
 pub use config::Config;

@@ -118,7 +118,7 @@ fn set_password_reads_standard_input_and_refuses_a_short_one() {
     // Stored as an Argon2id PHC string, never as the password itself.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let hash: String = rt.block_on(async {
-        let store = sotto_server::db::Store::connect(&db).await.unwrap();
+        let store = sotto_server::core::db::Store::connect(&db).await.unwrap();
         let row = sqlx::query("SELECT password_hash FROM staff WHERE email = 'ops@service.test'")
             .fetch_one(store.pool())
             .await

@@ -15,7 +15,7 @@ pub async fn wait_until_agreed(
     counter_url: Option<&str>,
     within: Duration,
 ) -> (Agreement, Duration) {
-    let store = sotto_server::db::Store::connect(database_url)
+    let store = sotto_server::core::db::Store::connect(database_url)
         .await
         .expect("connect to the server's database");
     let started = Instant::now();
@@ -39,7 +39,7 @@ pub async fn wait_until_agreed(
 
 /// Changes committed for `pharmacy_id` that the broker has not yet acknowledged.
 pub async fn unsent(database_url: &str, pharmacy_id: &str) -> i64 {
-    let store = sotto_server::db::Store::connect(database_url)
+    let store = sotto_server::core::db::Store::connect(database_url)
         .await
         .expect("connect to the server's database");
     let report = check_pharmacy(&store, pharmacy_id, None)

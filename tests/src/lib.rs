@@ -339,8 +339,8 @@ impl TestApp {
     }
 
     /// A fresh connection to the app's database (it works while the server is down too).
-    pub async fn db(&self) -> sotto_server::db::Store {
-        sotto_server::db::Store::connect(&self.config.database_url)
+    pub async fn db(&self) -> sotto_server::core::db::Store {
+        sotto_server::core::db::Store::connect(&self.config.database_url)
             .await
             .expect("connect to the test database")
     }

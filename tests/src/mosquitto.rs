@@ -40,7 +40,7 @@ impl Mosquitto {
         let server_password = format!("pw-{}", uuid::Uuid::new_v4().simple());
         let passwords = format!(
             "{SERVER_USER}:{}\n",
-            sotto_server::sync::mosquitto::mosquitto_hash(&server_password)
+            sotto_server::core::secrets::mosquitto_hash(&server_password)
         );
         std::fs::write(dir.path().join("passwords"), passwords).unwrap();
         std::fs::write(

@@ -10,11 +10,11 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::json;
 use sotto_protocol::{Report, ReportEvent};
-use sotto_server::dispensing::ingest::{AlertSettings, Outcome, ingest};
-use sotto_server::dispensing::schedulers::{
+use sotto_server::core::dispensing::ingest::{AlertSettings, Outcome, ingest};
+use sotto_server::core::dispensing::schedulers::{
     ScheduleSettings, catch_up_pass, digest_pass, silence_pass,
 };
-use sotto_server::email::queue;
+use sotto_server::core::email::queue;
 use sotto_tests::smtp::{Received, Smtp};
 use sotto_tests::{Backend, Staff, TestApp, World, service_user_body};
 

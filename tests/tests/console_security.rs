@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::StatusCode;
 use sotto_protocol::{Report, ReportEvent};
-use sotto_server::dispensing::ingest::{AlertSettings, Outcome, ingest};
+use sotto_server::core::dispensing::ingest::{AlertSettings, Outcome, ingest};
 use sotto_tests::console::{ConsoleClient, PASSWORD, Page};
 use sotto_tests::smtp::Smtp;
 use sotto_tests::{Backend, TestApp};

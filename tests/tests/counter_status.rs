@@ -273,7 +273,7 @@ mod reported {
     use super::*;
     use chrono::Datelike;
     use sotto_protocol::{Report, ReportEvent};
-    use sotto_server::dispensing::ingest::{AlertSettings, Outcome, ingest};
+    use sotto_server::core::dispensing::ingest::{AlertSettings, Outcome, ingest};
 
     sotto_tests::on_both_backends!(a_missed_collection_carries_over_and_a_reported_supply_shows_b);
 

@@ -165,7 +165,9 @@ async fn the_server_killed_mid_burst_loses_no_change(kind: BrokerKind, backend: 
 
     // Every committed change reaches the counter: its last seq equals the server's, and every
     // person's code at the counter is the server's.
-    let store = sotto_server::db::Store::connect(&db.url).await.unwrap();
+    let store = sotto_server::core::db::Store::connect(&db.url)
+        .await
+        .unwrap();
     let row = sqlx::query("SELECT seq FROM pharmacies WHERE id = $1")
         .bind(&pharmacy.id)
         .fetch_one(store.pool())

@@ -6,7 +6,7 @@
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sotto_protocol::{Report, ReportEvent, WithheldReason};
-use sotto_server::dispensing::ingest::{AlertSettings, Outcome, ingest};
+use sotto_server::core::dispensing::ingest::{AlertSettings, Outcome, ingest};
 use sotto_tests::reqwest::StatusCode;
 use sotto_tests::{Backend, TestApp, World, every_day_supervised, prescription_body};
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use sotto_server::db::Store;
-use sotto_server::db::audit::Actor;
-use sotto_server::email::{Mail, MailConfig, queue, templates, worker};
+use sotto_server::core::db::Store;
+use sotto_server::core::db::audit::Actor;
+use sotto_server::core::email::{Mail, MailConfig, queue, templates, worker};
 use sotto_tests::smtp::{Received, Smtp};
 use sqlx::Row;
 use tokio::sync::Notify;

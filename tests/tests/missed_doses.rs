@@ -292,8 +292,8 @@ async fn a_day_closed_while_the_server_was_unreachable_reaches_the_next_digest_m
     kind: BrokerKind,
     backend: Backend,
 ) {
-    use sotto_server::dispensing::ingest::AlertSettings;
-    use sotto_server::dispensing::schedulers::digest_pass;
+    use sotto_server::core::dispensing::ingest::AlertSettings;
+    use sotto_server::core::dispensing::schedulers::digest_pass;
     let mut w = PushWorld::start_on(kind, backend, 2).await;
     let (status, body) = w
         .app

@@ -11,11 +11,11 @@ use sqlx::{AnyPool, Row};
 
 use super::html::{self, esc};
 use super::session::ConsoleUser;
-use crate::auth::Role;
-use crate::db::{self, service_users::ServiceUser};
+use crate::core::AppState;
+use crate::core::access::Role;
+use crate::core::db::{self, service_users::ServiceUser};
+use crate::core::status;
 use crate::error::{Error, Result};
-use crate::http::AppState;
-use crate::status;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::http::AppState;
+use crate::core::AppState;
 
 /// How long browsers remember to use HTTPS only: one year.
 const HSTS: &str = "max-age=31536000";

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use sotto_domain::FieldError;
 
-use crate::auth::Role;
+use crate::core::access::Role;
 
 /// Escapes text for HTML content and quoted attributes.
 pub fn esc(text: &str) -> String {

@@ -4,7 +4,7 @@
 use sotto_domain::{DayAccount, DayState};
 
 use super::html::esc;
-use crate::status::Status;
+use crate::core::status::Status;
 
 /// A section with the run (if any) and a row per day, newest first.
 pub fn last_days(status: &Status) -> String {

@@ -11,7 +11,6 @@ pub mod headers;
 pub mod html;
 pub mod ledger_view;
 pub mod new_person;
-pub mod password;
 pub mod person;
 pub mod pharmacies;
 pub mod pharmacy_clock;
@@ -27,8 +26,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::auth::Role;
-use crate::http::AppState;
+use crate::core::AppState;
+use crate::core::access::Role;
 use session::ConsoleUser;
 
 pub fn router() -> Router<AppState> {

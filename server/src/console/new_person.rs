@@ -12,10 +12,10 @@ use sqlx::Row;
 
 use super::html::{self, csrf_field, error_summary, esc};
 use super::session::{ConsoleUser, see_other};
-use crate::auth::Role;
-use crate::db;
+use crate::core::AppState;
+use crate::core::access::Role;
+use crate::core::db;
 use crate::error::{Error, Result};
-use crate::http::AppState;
 use crate::http::service_users::{CreateServiceUser, create_service_user};
 
 #[derive(Debug, Default, Deserialize, Clone)]

@@ -23,14 +23,14 @@ use super::calendar::calendar;
 use super::caseload::{last_contact, short_time};
 use super::html::{self, article, csrf_field, error_summary, esc, field_error, scroll};
 use super::session::{ConsoleUser, see_other};
-use crate::auth::Role;
-use crate::db::{self, prescriptions::Stored, service_users::ServiceUser};
+use crate::core::AppState;
+use crate::core::access::Role;
+use crate::core::db::{self, prescriptions::Stored, service_users::ServiceUser};
+use crate::core::status;
 use crate::error::{Error, Result};
-use crate::http::AppState;
 use crate::http::holds::{check_may_lift, lift_hold, place_hold};
 use crate::http::prescriptions::{ChangeFacts, apply_regime_change, check_regime_change};
 use crate::http::service_users::load_visible;
-use crate::status;
 
 /// Loads a person the viewer may see, exactly as the API does (404, then 403 for admins and
 /// pharmacists of other pharmacies).
@@ -168,7 +168,7 @@ async fn build(
     let prescriptions = db::prescriptions::for_service_user(&mut conn, &su.id).await?;
     let calendar_rules = db::pharmacies::calendar_of(&mut conn, &su.pharmacy_id).await?;
     drop(conn);
-    let dispenses = crate::dispensing::ingest::history(st.store.pool(), &su.id).await?;
+    let dispenses = crate::core::dispensing::ingest::history(st.store.pool(), &su.id).await?;
     let missed_list = db::service_users::missed_doses(st.store.pool(), &su.id).await?;
     let missed: BTreeSet<NaiveDate> = missed_list.iter().map(|m| m.date).collect();
     let closed_rows = sqlx::query("SELECT date FROM day_closures WHERE pharmacy_id = $1")
@@ -494,7 +494,7 @@ pub async fn hold_preview(
                 .require(&[Role::Clinician])
                 .map_err(|_| Error::Forbidden("only a clinician places a safety hold".into()))?;
         }
-        let reason = crate::values::parse_text("reason", &f.reason, 2000, true)?;
+        let reason = crate::core::values::parse_text("reason", &f.reason, 2000, true)?;
         Ok((kind, reason))
     });
     let (kind, reason) = match checked {

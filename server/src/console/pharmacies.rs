@@ -14,10 +14,10 @@ use super::caseload::short_time;
 use super::html::{self, csrf_field, error_summary, esc};
 use super::pharmacy_hours::{hours_summary, hours_table};
 use super::session::ConsoleUser;
-use crate::auth::Role;
-use crate::db;
+use crate::core::AppState;
+use crate::core::access::Role;
+use crate::core::db;
 use crate::error::{Error, Result};
-use crate::http::AppState;
 use crate::http::pharmacies::{CreatePharmacy, enrol};
 
 /// One pharmacy's link as the console shows it.

@@ -14,10 +14,10 @@ use sqlx::Row;
 
 use super::html::{self, counted, esc, scroll};
 use super::session::ConsoleUser;
-use crate::auth::Role;
-use crate::db::{self, service_users::ServiceUser};
+use crate::core::AppState;
+use crate::core::access::Role;
+use crate::core::db::{self, service_users::ServiceUser};
 use crate::error::Result;
-use crate::http::AppState;
 use crate::http::service_users::load_visible;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -19,11 +19,12 @@ use rand::RngCore;
 use sqlx::Row;
 
 use super::html::{self, Viewer, esc};
-use crate::auth::{Caller, Role, hash_secret};
 use crate::config::Config;
-use crate::db::{audit::Actor, audit::WriteTx, now_text};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::{audit::Actor, audit::WriteTx, now_text};
+use crate::core::secrets::hash_secret;
 use crate::error::Error;
-use crate::http::AppState;
 
 pub const SESSION_COOKIE: &str = "sotto_session";
 /// The double-submit CSRF cookie of the sign-in form.

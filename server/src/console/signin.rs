@@ -10,14 +10,14 @@ use serde::Deserialize;
 use sqlx::Row;
 
 use super::html::{self, esc};
-use super::password;
 use super::session::{
     self, ConsoleError, ConsoleUser, PRE_SESSION_COOKIE, SESSION_COOKIE, cookie, same_token,
     see_other, set_cookie, with_cookie,
 };
-use crate::db::{audit::Actor, now_text};
+use crate::core::AppState;
+use crate::core::db::{audit::Actor, now_text};
+use crate::core::passwords as password;
 use crate::error::{Error, Result};
-use crate::http::AppState;
 
 const NOT_RECOGNISED: &str = "E-mail or password not recognised.";
 

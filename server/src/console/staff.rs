@@ -10,12 +10,12 @@ use sotto_domain::FieldError;
 use sqlx::Row;
 
 use super::html::{self, csrf_field, error_summary, esc};
-use super::password;
 use super::session::{ConsoleUser, see_other};
-use crate::auth::Role;
-use crate::db;
+use crate::core::AppState;
+use crate::core::access::Role;
+use crate::core::db;
+use crate::core::passwords as password;
 use crate::error::{Error, Result};
-use crate::http::AppState;
 use crate::http::staff::{CreateStaff, create_staff};
 
 #[derive(Debug, Default, Deserialize, Clone)]

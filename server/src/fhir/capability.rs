@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::search::Kind;
 use super::{FHIR_JSON, Fhir, base_url};
-use crate::http::AppState;
+use crate::core::AppState;
 
 fn param(name: &str, kind: &str, doc: &str) -> Value {
     json!({"name": name, "type": kind, "documentation": doc})

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::handlers::pairs;
 use super::search::DEFAULT_COUNT;
 use super::{Fhir, FhirError, FhirResult, base_url};
+use crate::core::AppState;
 use crate::error::Error;
-use crate::http::AppState;
 use crate::http::params::Path;
 
 const STRUCTURES: [&str; 3] = [

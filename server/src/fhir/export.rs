@@ -14,9 +14,9 @@ use sotto_domain::FieldError;
 use super::handlers::{pairs, visible_people};
 use super::search::{Entry, Kind};
 use super::{FhirCaller, FhirResult, load};
-use crate::db::audit::Actor;
+use crate::core::AppState;
+use crate::core::db::audit::Actor;
 use crate::error::Error;
-use crate::http::AppState;
 
 /// The longest period one export covers.
 const MAX_DAYS: i64 = 366;

@@ -7,10 +7,10 @@ use sqlx::Row;
 use super::load::{self, PersonData};
 use super::search::{Kind, Search, bundle};
 use super::{Fhir, FhirCaller, FhirError, FhirResult, base_url};
-use crate::auth::{Caller, Role};
-use crate::db::{self, service_users::ServiceUser};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::{self, service_users::ServiceUser};
 use crate::error::Error;
-use crate::http::AppState;
 use crate::http::params::Path;
 use crate::http::service_users::load_visible;
 

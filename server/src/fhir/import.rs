@@ -17,9 +17,9 @@ use super::handlers::by_reference;
 use super::read_request::{Subject, parse};
 use super::search::Kind;
 use super::{Fhir, FhirCaller, FhirError, FhirResult, base_url, load};
-use crate::auth::Role;
+use crate::core::AppState;
+use crate::core::access::Role;
 use crate::error::Error;
-use crate::http::AppState;
 use crate::http::json::JsonBody;
 use crate::http::service_users::load_visible;
 

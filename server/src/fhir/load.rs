@@ -14,8 +14,8 @@ use super::rows::{
     DispenseRow, MissedRow, RegimeRow, dispense_rows, missed_rows, ods_codes, regime_rows,
 };
 use super::search::{Entry, Kind};
-use crate::db::{self, prescriptions::Stored, service_users::ServiceUser};
-use crate::dispensing::ledger::{PersonRecords, records};
+use crate::core::db::{self, prescriptions::Stored, service_users::ServiceUser};
+use crate::core::dispensing::ledger::{PersonRecords, records};
 use crate::error::{Error, Result};
 
 /// Everything the FHIR API shows of one person.

@@ -27,8 +27,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::auth::Caller;
-use crate::http::AppState;
+use crate::core::AppState;
+use crate::core::access::Caller;
 pub use outcome::{FhirError, FhirResult};
 
 /// The media type of every answer.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sotto_domain::{DoseMg, Medicine, Prescription};
 
 use super::codes::{self, NotDispensed};
-use crate::db::service_users::ServiceUser;
+use crate::core::db::service_users::ServiceUser;
 
 /// A stored RFC 3339 instant as a FHIR `instant` (UTC, milliseconds); `None` if unreadable.
 pub fn instant(text: &str) -> Option<String> {

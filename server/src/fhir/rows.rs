@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use sqlx::{AnyConnection, Row};
 
-use crate::db::get_date;
+use crate::core::db::get_date;
 use crate::error::{Error, Result};
 
 /// A regime's row facts (its id and when it was written).

@@ -5,10 +5,10 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
 use super::params::Query;
-use crate::auth::{Caller, Role};
-use crate::db::audit::{self, AuditEntry};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::audit::{self, AuditEntry};
 use crate::error::Result;
 
 pub fn router() -> OpenApiRouter<AppState> {

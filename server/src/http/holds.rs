@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 use sotto_domain::HoldKind;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
 use super::json::JsonBody;
 use super::params::Path;
 use super::service_users::load_visible;
-use crate::auth::{Caller, Role};
-use crate::db::{self, audit::Actor};
-use crate::email::{queue, templates};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::{self, audit::Actor};
+use crate::core::email::{queue, templates};
+use crate::core::values;
 use crate::error::{Error, Result};
-use crate::values;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -84,7 +84,7 @@ pub(crate) async fn place_hold(
     let reason = values::parse_text("reason", reason, 2000, true)?;
     let mut w = st.store.write().await?;
     let hold = db::holds::place(&mut w, &Actor(caller.id.clone()), &su.id, kind, &reason).await?;
-    crate::sync::outbox::person_changed(&mut w, &su.id).await?;
+    crate::core::outbox::person_changed(&mut w, &su.id).await?;
     // The opt-in private heads-up: the person hears it from their service, not at the counter.
     if let (HoldKind::Attend, Some(to)) = (hold.kind, &su.heads_up_email) {
         let c = &st.config;
@@ -172,7 +172,7 @@ pub(crate) async fn lift_hold(
         .ok_or_else(|| Error::Internal("hold without a service user".into()))?;
     check_may_lift(caller, &hold, &su)?;
     let lifted_at = db::holds::lift(&mut w, &Actor(caller.id.clone()), &hold, &note).await?;
-    crate::sync::outbox::person_changed(&mut w, &su.id).await?;
+    crate::core::outbox::person_changed(&mut w, &su.id).await?;
     let still_held = db::holds::active(&mut *w.tx, &su.id).await?;
     if let (HoldKind::Attend, Some(to), true) =
         (hold.kind, &su.heads_up_email, still_held.is_empty())

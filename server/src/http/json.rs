@@ -6,8 +6,8 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use sotto_domain::FieldError;
 
+use crate::core::AppState;
 use crate::error::Error;
-use crate::http::AppState;
 
 /// A JSON request body, read but not yet decoded: a body over the limit → 413, not JSON → 415.
 /// Handlers check the caller's role first and then [`JsonBody::parse`], so a caller without the

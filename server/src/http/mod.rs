@@ -2,6 +2,7 @@
 //! collected from the handlers' annotations, not written by hand.
 
 mod audit;
+pub mod bearer;
 mod error_responses;
 mod health;
 pub mod holds;
@@ -21,21 +22,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::config::Config;
-use crate::db::Store;
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    /// The broker connection (absent only when a tool builds the router without one).
-    pub link: Option<crate::sync::link::Link>,
-    /// The key pharmacies pin (base64url), handed out at enrolment.
-    pub server_public_key: String,
-    /// Failed authentications per address.
-    pub auth_limiter: Arc<crate::auth_limit::AuthLimiter>,
-}
+pub use crate::core::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

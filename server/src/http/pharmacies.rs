@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use sotto_domain::{FieldError, OpeningHours, OpeningHoursText, Weekday};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
 use super::json::JsonBody;
 use super::params::Path;
-use crate::auth::{Caller, Role};
-use crate::db::{self, audit::Actor, pharmacies::Pharmacy};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::{self, audit::Actor, pharmacies::Pharmacy};
+use crate::core::values::{self, Errors, Name, OdsCode};
 use crate::error::{Error, Result};
-use crate::values::{self, Errors, Name, OdsCode};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -222,8 +222,8 @@ async fn add_closure(
     }
     let cid = db::pharmacies::add_closure(&mut w, &Actor(caller.id), &id, req.date, &note).await?;
     // Schedules move with closures: the pharmacy gets its new calendar and everyone's new days.
-    crate::sync::outbox::pharmacy_changed(&mut w, &id, st.config.service_phone.as_deref()).await?;
-    let doses_without_a_day = crate::dispensing::late_closure::after_closure(
+    crate::core::outbox::pharmacy_changed(&mut w, &id, st.config.service_phone.as_deref()).await?;
+    let doses_without_a_day = crate::core::dispensing::late_closure::after_closure(
         &mut w,
         st.config.service_email.as_deref(),
         &st.config.public_url,

@@ -11,14 +11,14 @@ use sotto_domain::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
 use super::json::JsonBody;
 use super::params::Path;
 use super::service_users::load_visible;
-use crate::auth::{Caller, Role};
-use crate::db::{self, audit::Actor};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::{self, audit::Actor};
+use crate::core::values;
 use crate::error::{Error, Result};
-use crate::values;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -134,7 +134,7 @@ pub(crate) async fn create_for(
     }
     let id =
         db::prescriptions::insert(&mut w, &Actor(caller.id.clone()), &su.id, &prescription).await?;
-    crate::sync::outbox::person_changed(&mut w, &su.id).await?;
+    crate::core::outbox::person_changed(&mut w, &su.id).await?;
     let stored = db::prescriptions::get(&mut w.tx, &id)
         .await?
         .ok_or_else(|| Error::Internal("prescription vanished after insert".into()))?;
@@ -207,11 +207,11 @@ impl ChangeFacts {
             .await?
             .ok_or_else(|| Error::Internal("pharmacy missing".into()))?;
         let calendar = db::pharmacies::calendar(&mut *conn, &pharmacy).await?;
-        let history = crate::dispensing::ingest::history(&mut *conn, service_user_id).await?;
+        let history = crate::core::dispensing::ingest::history(&mut *conn, service_user_id).await?;
         Ok(ChangeFacts {
             calendar,
             today: pharmacy.today(),
-            supplies: crate::dispensing::ingest::supply_records(&history),
+            supplies: crate::core::dispensing::ingest::supply_records(&history),
         })
     }
 }
@@ -256,7 +256,7 @@ pub(crate) async fn apply_regime_change(
     let (plan, reason) = check_regime_change(&stored.prescription, draft, &facts)?;
     db::prescriptions::insert_regime_change(&mut w, &Actor(caller.id.clone()), id, &plan, &reason)
         .await?;
-    crate::sync::outbox::person_changed(&mut w, &stored.service_user_id).await?;
+    crate::core::outbox::person_changed(&mut w, &stored.service_user_id).await?;
     let stored = db::prescriptions::get(&mut w.tx, id)
         .await?
         .ok_or_else(|| Error::Internal("prescription vanished".into()))?;

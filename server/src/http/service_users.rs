@@ -7,14 +7,14 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
 use super::json::JsonBody;
 use super::params::{Path, Query};
-use crate::auth::{Caller, Role};
-use crate::db::{self, audit::Actor, service_users::MissedDose, service_users::ServiceUser};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::{self, audit::Actor, service_users::MissedDose, service_users::ServiceUser};
+use crate::core::status::{self, Status};
+use crate::core::values::{self, Email, Errors, Name, Reference};
 use crate::error::{Error, Result};
-use crate::status::{self, Status};
-use crate::values::{self, Email, Errors, Name, Reference};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -28,16 +28,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/service-users/{id}/dispenses", operation_id = "listDispenses", summary = "List what the pharmacy handed over or withheld", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Vec<crate::dispensing::ingest::Dispense>),
+    responses((status = 200, body = Vec<crate::core::dispensing::ingest::Dispense>),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 async fn dispenses(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<crate::dispensing::ingest::Dispense>>> {
+) -> Result<Json<Vec<crate::core::dispensing::ingest::Dispense>>> {
     let su = load_visible(&st, &caller, &id).await?;
     Ok(Json(
-        crate::dispensing::ingest::history(st.store.pool(), &su.id).await?,
+        crate::core::dispensing::ingest::history(st.store.pool(), &su.id).await?,
     ))
 }
 
@@ -109,7 +109,7 @@ pub async fn create_service_user(
         heads_up_email,
     };
     let id = db::service_users::insert(&mut w, &Actor(caller.id.clone()), &new).await?;
-    crate::sync::outbox::person_changed(&mut w, &id).await?;
+    crate::core::outbox::person_changed(&mut w, &id).await?;
     let su = db::service_users::get(&mut *w.tx, &id)
         .await?
         .ok_or_else(|| Error::Internal("service user vanished after insert".into()))?;

@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
 use super::json::JsonBody;
-use crate::auth::{Caller, Role};
-use crate::db::{self, Store, audit::Actor};
+use crate::core::AppState;
+use crate::core::access::{Caller, Role};
+use crate::core::db::{self, Store, audit::Actor};
+use crate::core::values::{Email, Errors, Name};
 use crate::error::{Error, Result};
-use crate::values::{Email, Errors, Name};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -10,9 +10,9 @@ use sotto_broker::{Authenticator, Broker, BrokerConfig, BrokerTls, Identity};
 use sqlx::Row;
 
 use super::link::Endpoint;
-use crate::auth::{hash_secret, new_secret};
 use crate::config::Config;
-use crate::db::Store;
+use crate::core::db::Store;
+use crate::core::secrets::{hash_secret, new_secret};
 
 /// The server's own broker user; its password is fresh each start (nobody else needs it).
 const SERVER_USER: &str = "sotto-server";

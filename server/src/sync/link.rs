@@ -283,3 +283,9 @@ async fn publish_loop(
         }
     }
 }
+
+impl crate::core::LinkStatus for Link {
+    fn is_connected(&self) -> bool {
+        Link::is_connected(self)
+    }
+}

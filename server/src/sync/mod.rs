@@ -8,11 +8,9 @@
 pub mod embedded;
 pub mod link;
 pub mod mosquitto;
-pub mod outbox;
 mod relay;
 mod reports;
 pub mod signing;
-pub mod state;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::db::Store;
+use crate::core::db::Store;
 use link::{Endpoint, Link};
 
 /// What the background tasks share.
@@ -33,7 +31,7 @@ pub struct Sync {
     pub store: Store,
     pub link: Link,
     pub service_phone: Option<String>,
-    pub alerts: crate::dispensing::ingest::AlertSettings,
+    pub alerts: crate::core::dispensing::ingest::AlertSettings,
 }
 
 /// The running MQTT side: the embedded broker (if any) and the tasks.
@@ -108,7 +106,7 @@ pub async fn start(
         store: store.clone(),
         link: link.clone(),
         service_phone: config.service_phone.clone(),
-        alerts: crate::dispensing::alerts::AlertSettings::from_config(config),
+        alerts: crate::core::dispensing::alerts::AlertSettings::from_config(config),
     };
     tasks.spawn(relay::run(
         store.clone(),

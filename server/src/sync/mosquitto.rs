@@ -3,28 +3,10 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use rand::RngCore;
-use sha2::{Digest, Sha512};
 use sqlx::{AnyPool, Row};
 
+use crate::core::secrets::mosquitto_hash;
 use crate::error::Result;
-
-/// Mosquitto's `$6$` password hash: base64(salt) and base64(SHA-512(password ‖ salt)).
-/// Computed at enrolment, when the password is known, and stored instead of it.
-pub fn mosquitto_hash(password: &str) -> String {
-    let mut salt = [0u8; 12];
-    rand::rng().fill_bytes(&mut salt);
-    let mut h = Sha512::new();
-    h.update(password.as_bytes());
-    h.update(salt);
-    format!(
-        "$6${}${}",
-        STANDARD.encode(salt),
-        STANDARD.encode(h.finalize())
-    )
-}
 
 /// The two files' contents.
 pub struct MosquittoFiles {

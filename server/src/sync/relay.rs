@@ -9,8 +9,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::link::Link;
-use super::outbox;
-use crate::db::Store;
+use crate::core::db::Store;
+use crate::core::outbox;
 
 pub async fn run(store: Store, link: Link, wake: Arc<Notify>, shutdown: CancellationToken) {
     loop {

@@ -7,8 +7,9 @@ use sotto_protocol::{ClientBody, ClientMessage, ServerBody, ServerMessage, decod
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Sync, state};
-use crate::db;
+use super::Sync;
+use crate::core::counter_state as state;
+use crate::core::db;
 use crate::error::{Error, Result};
 
 pub async fn run(sync: Sync, mut incoming: mpsc::Receiver<Publish>, shutdown: CancellationToken) {
@@ -62,7 +63,8 @@ async fn handle(sync: &Sync, publish: &Publish) -> std::result::Result<(), Rejec
             let acked = ingest_all(sync, from, &reports).await;
             // The ack goes behind any delta these reports caused (a safety hold): the client
             // keeps its own code E until it has seen the server's word after the ack.
-            if let Err(e) = super::outbox::wait_until_sent(&sync.store, from, ACK_WAIT).await {
+            if let Err(e) = crate::core::outbox::wait_until_sent(&sync.store, from, ACK_WAIT).await
+            {
                 tracing::debug!(error = %e, "acking before the outbox caught up");
             }
             if !acked.is_empty() {
@@ -114,7 +116,7 @@ async fn ingest_all(
     pharmacy_id: &str,
     reports: &[sotto_protocol::Report],
 ) -> Vec<String> {
-    use crate::dispensing::ingest::{Outcome, ingest};
+    use crate::core::dispensing::ingest::{Outcome, ingest};
     let mut acked = Vec::with_capacity(reports.len());
     for report in reports {
         match ingest(&sync.store, &sync.alerts, pharmacy_id, report).await {
@@ -151,7 +153,7 @@ pub async fn send_snapshot(sync: &Sync, pharmacy_id: &str) -> Result<()> {
     // A delta committed after the snapshot was read may have overtaken it on the wire and been
     // dropped by the client; send any such deltas again, now behind the snapshot. Duplicates
     // are harmless (the client ignores seq <= last).
-    for p in super::outbox::after(sync.store.pool(), pharmacy_id, seq as i64).await? {
+    for p in crate::core::outbox::after(sync.store.pool(), pharmacy_id, seq as i64).await? {
         sync.link
             .publish_acked(topic.clone(), p.payload.into_bytes())
             .await;

@@ -5,7 +5,7 @@ use rand::RngCore;
 use sotto_protocol::ServerKey;
 use sqlx::Row;
 
-use crate::db::{Store, now_text};
+use crate::core::db::{Store, now_text};
 use crate::error::{Error, Result};
 
 /// Loads the key, creating it if this is the first start. Two instances starting at once agree:

@@ -6,7 +6,7 @@ use chrono::Duration;
 use sotto_protocol::{HoldState, PersonState, PharmacyInfo, PrescriptionState};
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{self, pharmacies::Pharmacy};
+use crate::core::db::{self, pharmacies::Pharmacy};
 use crate::error::{Error, Result};
 
 /// How far back ended prescriptions are sent: longer than any clause 3 limit (at most 7 days).
@@ -60,8 +60,8 @@ pub async fn person_state(
         })
         .collect();
     let history = db::holds::history(&mut *conn, &su.id).await?;
-    let zone = crate::dispensing::ledger::zone(pharmacy);
-    let last_review_on = crate::dispensing::ledger::last_review_on(&history, zone);
+    let zone = crate::core::dispensing::ledger::zone(pharmacy);
+    let last_review_on = crate::core::dispensing::ledger::last_review_on(&history, zone);
     let holds = history
         .into_iter()
         .filter(|h| h.lifted_at.is_none())

@@ -5,8 +5,8 @@ use chrono::Utc;
 use sotto_protocol::{Change, ServerBody, ServerMessage, encode};
 use sqlx::{AnyPool, Row};
 
-use super::state;
-use crate::db::{self, audit::WriteTx, now_text};
+use super::counter_state as state;
+use crate::core::db::{self, audit::WriteTx, now_text};
 use crate::error::{Error, Result};
 
 /// Announces a person's new state to their pharmacy, in the caller's transaction.
@@ -99,7 +99,7 @@ pub async fn unsent(pool: &AnyPool, limit: i64) -> Result<Vec<Pending>> {
 /// Waits (polling) until the broker has acknowledged every message of the pharmacy committed so
 /// far, or `within` passes (then `Err`).
 pub async fn wait_until_sent(
-    store: &crate::db::Store,
+    store: &crate::core::db::Store,
     pharmacy_id: &str,
     within: std::time::Duration,
 ) -> Result<()> {

@@ -14,9 +14,9 @@ use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
 pub use super::alerts::{AlertSettings, catch_up_pass, digest_pass};
-use crate::db::audit::Actor;
-use crate::db::{self, Store, date_text, now_text};
-use crate::email::{queue, templates};
+use crate::core::db::audit::Actor;
+use crate::core::db::{self, Store, date_text, now_text};
+use crate::core::email::{queue, templates};
 use crate::error::Result;
 
 /// What the schedulers need to know.

@@ -9,9 +9,9 @@ use sqlx::Row;
 
 use super::ingest::AlertSettings;
 use super::ledger;
-use crate::db;
-use crate::db::audit::{Actor, WriteTx};
-use crate::email::{queue, templates};
+use crate::core::db;
+use crate::core::db::audit::{Actor, WriteTx};
+use crate::core::email::{queue, templates};
 use crate::error::{Error, Result};
 
 /// Runs in the transaction that stored the missed dose, so the alert and the hold are never
@@ -60,8 +60,8 @@ pub async fn apply_safety_rule(
         "{run} consecutive days without a dose in hand (up to {last}): prescriber review needed"
     );
     db::holds::place(w, &Actor::system(), su_id, HoldKind::Safety, &reason).await?;
-    crate::sync::outbox::person_changed(w, su_id).await?;
-    let link = crate::email::person_link(&settings.public_url, &su.id);
+    crate::core::outbox::person_changed(w, su_id).await?;
+    let link = crate::core::email::person_link(&settings.public_url, &su.id);
     let keyworker = contact(w, &su.keyworker_id).await?;
     let prescriber = contact(w, &su.prescriber_id).await?;
     for (email, _) in [prescriber, keyworker].into_iter().flatten() {

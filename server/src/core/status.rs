@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sotto_domain::{DayPlan, DoseDay, HoldKind, StatusCode};
 
-use crate::db::{self, Store, service_users::ServiceUser};
+use crate::core::db::{self, Store, service_users::ServiceUser};
 use crate::error::{Error, Result};
 
 /// `GET /api/v1/service-users/{id}/status`.
@@ -82,7 +82,8 @@ pub async fn for_service_user_as_if(
     let date = date.unwrap_or(today);
     // One connection for a consistent read of calendar, prescriptions, dispenses and holds.
     let mut conn = store.pool().acquire().await?;
-    let mut records = crate::dispensing::ledger::records(&mut conn, &pharmacy, &su.id).await?;
+    let mut records =
+        crate::core::dispensing::ledger::records(&mut conn, &pharmacy, &su.id).await?;
     drop(conn);
     let last_supply = records
         .dispenses

@@ -21,9 +21,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::config::Config;
-use crate::db::audit::{Actor, WriteTx};
-use crate::db::{Store, date_text, get_date, now_text};
-use crate::email::{queue, templates};
+use crate::core::db::audit::{Actor, WriteTx};
+use crate::core::db::{Store, date_text, get_date, now_text};
+use crate::core::email::{queue, templates};
 use crate::error::{Error, Result};
 
 /// What missed-dose alerts need to know.
@@ -292,7 +292,7 @@ fn line(s: &AlertSettings, miss: &Unmailed) -> templates::MissedDay {
         reference: miss.reference.clone(),
         date: miss.date,
         reported_late: s.reported_late(miss.date, miss.reported_at),
-        link: crate::email::person_link(&s.public_url, &miss.su_id),
+        link: crate::core::email::person_link(&s.public_url, &miss.su_id),
     }
 }
 

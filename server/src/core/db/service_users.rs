@@ -5,8 +5,8 @@ use sqlx::{AnyPool, Row};
 
 use super::audit::{Actor, WriteTx};
 use super::{conflict_on_unique, date_text, get_date, new_id, now_text};
+use crate::core::values::{Email, Name, Reference};
 use crate::error::Result;
-use crate::values::{Email, Name, Reference};
 
 pub struct NewServiceUser {
     pub reference: Reference,

@@ -10,9 +10,9 @@ use sqlx::{AnyPool, Row};
 
 use super::audit::{Actor, WriteTx};
 use super::{conflict_on_unique, date_text, new_id, now_text};
-use crate::auth::{hash_secret, new_secret};
+use crate::core::secrets::{hash_secret, new_secret};
+use crate::core::values::{Name, OdsCode};
 use crate::error::{Error, Result};
-use crate::values::{Name, OdsCode};
 
 pub struct NewPharmacy {
     pub ods_code: OdsCode,
@@ -84,7 +84,7 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, p: &NewPharmacy) -> Result<C
     .bind(p.timezone.name())
     .bind(&mqtt_username)
     .bind(hash_secret(&mqtt_password))
-    .bind(crate::sync::mosquitto::mosquitto_hash(&mqtt_password))
+    .bind(crate::core::secrets::mosquitto_hash(&mqtt_password))
     .bind(now_text())
     .execute(&mut *w.tx)
     .await;

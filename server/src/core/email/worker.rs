@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::MailConfig;
 use super::queue::{self, Queued};
 use super::transport::{Outgoing, Sender};
-use crate::db::Store;
+use crate::core::db::Store;
 
 /// How long a claimed mail is this worker's. Far above the worst send time (several SMTP
 /// commands at 20 s each), so a live worker never loses a mail it is still sending; a dead one

@@ -7,8 +7,8 @@ use sotto_protocol::{MissedReason, Report, ReportEvent, WithheldReason};
 use sqlx::Row;
 
 use super::missed;
-use crate::db::audit::{Actor, WriteTx};
-use crate::db::{self, Store, date_text, new_id, now_text};
+use crate::core::db::audit::{Actor, WriteTx};
+use crate::core::db::{self, Store, date_text, new_id, now_text};
 use crate::error::{Error, Result};
 
 pub use super::alerts::AlertSettings;
@@ -153,7 +153,7 @@ pub async fn ingest(
             .await?;
             // A closed day settles days with nothing prescribed too (between two
             // prescriptions), which no missed-dose report carries: the rule looks at everyone.
-            for su_id in crate::sync::state::people_of(&mut w.tx, pharmacy_id).await? {
+            for su_id in crate::core::counter_state::people_of(&mut w.tx, pharmacy_id).await? {
                 missed::apply_safety_rule(&mut w, settings, &su_id).await?;
             }
         }

@@ -13,7 +13,7 @@ use sotto_domain::{
 use sqlx::{AnyConnection, Row};
 
 use super::ingest::Dispense;
-use crate::db::{self, holds::Hold, pharmacies::Pharmacy, prescriptions::Stored};
+use crate::core::db::{self, holds::Hold, pharmacies::Pharmacy, prescriptions::Stored};
 use crate::error::Result;
 
 /// One person's ledger inputs, owned, with the stored rows they come from (so a caller that

@@ -9,9 +9,9 @@ use sotto_domain::dose_in_hand;
 use sqlx::Row;
 
 use super::ledger;
-use crate::db::audit::WriteTx;
-use crate::db::{self, date_text};
-use crate::email::{queue, templates};
+use crate::core::db::audit::WriteTx;
+use crate::core::db::{self, date_text};
+use crate::core::email::{queue, templates};
 use crate::error::{Error, Result};
 
 /// The references of the people at `pharmacy_id` whose dose for `date` moved onto a day that
@@ -36,7 +36,7 @@ pub async fn after_closure(
             .try_get::<i64, _>("n")?
             > 0;
     let mut stranded = Vec::new();
-    for su_id in crate::sync::state::people_of(&mut w.tx, pharmacy_id).await? {
+    for su_id in crate::core::counter_state::people_of(&mut w.tx, pharmacy_id).await? {
         let records = ledger::records(&mut w.tx, &pharmacy, &su_id).await?;
         let moved_onto_a_day_gone = records.prescriptions.iter().any(|p| {
             p.schedule.dose_for(date).is_some_and(|dose| {

@@ -4,9 +4,10 @@ use sqlx::Row;
 
 use super::audit::{Actor, WriteTx};
 use super::{conflict_on_unique, new_id, now_text};
-use crate::auth::{Role, hash_secret, new_secret};
+use crate::core::access::Role;
+use crate::core::secrets::{hash_secret, new_secret};
+use crate::core::values::{Email, Name};
 use crate::error::Result;
-use crate::values::{Email, Name};
 
 /// A validated new staff member.
 pub struct NewStaff {

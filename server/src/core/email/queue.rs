@@ -13,8 +13,8 @@ use sqlx::{AnyPool, Row};
 
 use super::Mail;
 use super::transport::valid_recipient;
-use crate::db::audit::WriteTx;
-use crate::db::{new_id, now_text};
+use crate::core::db::audit::WriteTx;
+use crate::core::db::{new_id, now_text};
 use crate::error::{Error, Result};
 
 /// Adds a mail to the queue inside the caller's transaction: it is sent only if the change
@@ -145,7 +145,7 @@ pub(super) async fn mark_failed(
     Ok(())
 }
 
-/// Stored form, the same as [`crate::db::now_text`]: fixed width, so text order is time order.
+/// Stored form, the same as [`crate::core::db::now_text`]: fixed width, so text order is time order.
 fn text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
