@@ -13,7 +13,6 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::core::AppState;
 use crate::core::db::Store;
-use crate::http;
 use crate::sync::{self, SyncHandle};
 use crate::tls::listener::TlsListener;
 
@@ -129,7 +128,7 @@ impl Application {
     /// closes the pool.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let router = http::router(self.state);
+        let router = crate::web::router(self.state);
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let addr = self.listener.local_addr()?;
         let served = match self.https {

@@ -16,6 +16,7 @@ pub mod http;
 pub mod sync;
 pub mod telemetry;
 pub mod tls;
+pub mod web;
 
 pub use app::Application;
 pub use config::Config;

@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use sotto_domain::DoseDay;
 
 use super::html::esc;
-use crate::core::dispensing::ingest::Dispense;
+use crate::core::dispensing::history::Dispense;
 
 /// What the pharmacy reported, by day: supplied (taken or handed over) and withheld collections.
 struct Reported {

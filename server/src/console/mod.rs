@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod caseload;
+mod enrol_form;
 pub mod headers;
 pub mod html;
 pub mod ledger_view;

@@ -168,7 +168,7 @@ async fn build(
     let prescriptions = db::prescriptions::for_service_user(&mut conn, &su.id).await?;
     let calendar_rules = db::pharmacies::calendar_of(&mut conn, &su.pharmacy_id).await?;
     drop(conn);
-    let dispenses = crate::core::dispensing::ingest::history(st.store.pool(), &su.id).await?;
+    let dispenses = crate::core::dispensing::history::history(st.store.pool(), &su.id).await?;
     let missed_list = db::service_users::missed_doses(st.store.pool(), &su.id).await?;
     let missed: BTreeSet<NaiveDate> = missed_list.iter().map(|m| m.date).collect();
     let closed_rows = sqlx::query("SELECT date FROM day_closures WHERE pharmacy_id = $1")

@@ -6,11 +6,11 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
 use sotto_domain::{FieldError, Weekday};
 use sqlx::Row;
 
 use super::caseload::short_time;
+use super::enrol_form::EnrolForm;
 use super::html::{self, csrf_field, error_summary, esc};
 use super::pharmacy_hours::{hours_summary, hours_table};
 use super::session::ConsoleUser;
@@ -75,52 +75,6 @@ fn connection(st: &AppState, last: Option<&str>) -> String {
                 format!("not heard since {}", short_time(t))
             }
         }
-    }
-}
-
-#[derive(Debug, Default, Deserialize, Clone)]
-#[serde(default)]
-pub struct EnrolForm {
-    pub csrf: String,
-    pub ods_code: String,
-    pub name: String,
-    pub closing_time: String,
-    pub timezone: String,
-    pub closed_mon: String,
-    pub closed_tue: String,
-    pub closed_wed: String,
-    pub closed_thu: String,
-    pub closed_fri: String,
-    pub closed_sat: String,
-    pub closed_sun: String,
-    pub open_mon: String,
-    pub close_mon: String,
-    pub open_tue: String,
-    pub close_tue: String,
-    pub open_wed: String,
-    pub close_wed: String,
-    pub open_thu: String,
-    pub close_thu: String,
-    pub open_fri: String,
-    pub close_fri: String,
-    pub open_sat: String,
-    pub close_sat: String,
-    pub open_sun: String,
-    pub close_sun: String,
-}
-
-impl EnrolForm {
-    fn closed(&self, d: Weekday) -> bool {
-        !match d {
-            Weekday::Mon => &self.closed_mon,
-            Weekday::Tue => &self.closed_tue,
-            Weekday::Wed => &self.closed_wed,
-            Weekday::Thu => &self.closed_thu,
-            Weekday::Fri => &self.closed_fri,
-            Weekday::Sat => &self.closed_sat,
-            Weekday::Sun => &self.closed_sun,
-        }
-        .is_empty()
     }
 }
 

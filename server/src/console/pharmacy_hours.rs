@@ -3,8 +3,8 @@
 
 use sotto_domain::{DayHoursText, FieldError, OpeningHours, OpeningHoursText, Weekday};
 
+use super::enrol_form::EnrolForm;
 use super::html::{self, esc};
-use super::pharmacies::EnrolForm;
 
 impl EnrolForm {
     /// The opening and closing time typed for `d` (both blank: closed that day).

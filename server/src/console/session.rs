@@ -183,10 +183,10 @@ fn to_sign_in(parts: &Parts) -> Response {
     let wanted = uri.path_and_query().map(|p| p.as_str());
     match wanted {
         Some(wanted) if parts.method == axum::http::Method::GET => {
-            match super::signin::return_path(wanted) {
+            match super::html::return_path(wanted) {
                 Some(path) => Redirect::to(&format!(
                     "/console/sign-in?next={}",
-                    super::signin::encode_component(path)
+                    super::html::encode_component(path)
                 ))
                 .into_response(),
                 None => Redirect::to("/console/sign-in").into_response(),

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::Row;
 
-use super::html::{self, esc};
+use super::html::{self, esc, return_path};
 use super::session::{
     self, ConsoleError, ConsoleUser, PRE_SESSION_COOKIE, SESSION_COOKIE, cookie, same_token,
     see_other, set_cookie, with_cookie,
@@ -44,34 +44,6 @@ pub async fn form(
     Query(q): Query<SignInQuery>,
 ) -> Response {
     render(&st, &headers, StatusCode::OK, "", &q.next, None)
-}
-
-/// `next` if it is a page of the console, else `None`: the return address after sign-in is
-/// never another site (an open redirect would let a phishing link borrow our address) nor the
-/// sign-in page itself. Only a plain path: `/console` or `/console/…`, no `//`, `\`, `..`,
-/// scheme or control characters.
-pub fn return_path(next: &str) -> Option<&str> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.~/?=&%".contains(c);
-    let in_console =
-        next == "/console" || next.starts_with("/console/") || next.starts_with("/console?");
-    let ok = in_console
-        && next.chars().all(allowed)
-        && !next.contains("//")
-        && !next.contains("..")
-        && !next.starts_with("/console/sign-");
-    ok.then_some(next)
-}
-
-/// Percent-encodes a query value (everything but unreserved characters and `/`).
-pub fn encode_component(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The sign-in page; sets the double-submit CSRF cookie if the browser has none yet.
@@ -327,6 +299,7 @@ pub async fn sign_out(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::html::encode_component;
 
     #[test]
     fn only_console_pages_are_return_paths() {

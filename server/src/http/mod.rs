@@ -13,11 +13,7 @@ pub(crate) mod prescriptions;
 pub mod service_users;
 pub mod staff;
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -50,7 +46,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The routes and their document, with the shared error responses added once every route is in.
-fn split() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn split() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut api) = api_router().split_for_parts();
     error_responses::ErrorResponses.modify(&mut api);
     (router, api)
@@ -65,44 +61,4 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(prescriptions::router())
         .merge(holds::router())
         .merge(audit::router())
-}
-
-pub fn router(state: AppState) -> Router {
-    let (router, api) = split();
-    let api = Arc::new(api);
-    let limit = state.config.max_body_bytes;
-    router
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let api = api.clone();
-                async move { axum::Json((*api).clone()) }
-            }),
-        )
-        // The staff console: HTML pages, outside the OpenAPI document.
-        .nest(
-            "/console",
-            crate::console::router().layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::console::headers::security_headers,
-            )),
-        )
-        // FHIR R4: described by its CapabilityStatement, outside the OpenAPI document.
-        .nest("/fhir/r4", crate::fhir::router())
-        .route(
-            "/",
-            axum::routing::get(|| async { axum::response::Redirect::to("/console") }),
-        )
-        .fallback(|| async { crate::error::Error::NotFound("route") })
-        .layer(DefaultBodyLimit::max(limit))
-        // Spans carry the route template, never the ids or query (they can identify a person).
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_else(|| "unmatched".into());
-            tracing::info_span!("http", method = %req.method(), route)
-        }))
-        .with_state(state)
 }

@@ -207,11 +207,12 @@ impl ChangeFacts {
             .await?
             .ok_or_else(|| Error::Internal("pharmacy missing".into()))?;
         let calendar = db::pharmacies::calendar(&mut *conn, &pharmacy).await?;
-        let history = crate::core::dispensing::ingest::history(&mut *conn, service_user_id).await?;
+        let history =
+            crate::core::dispensing::history::history(&mut *conn, service_user_id).await?;
         Ok(ChangeFacts {
             calendar,
             today: pharmacy.today(),
-            supplies: crate::core::dispensing::ingest::supply_records(&history),
+            supplies: crate::core::dispensing::history::supply_records(&history),
         })
     }
 }

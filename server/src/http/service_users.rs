@@ -28,16 +28,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/service-users/{id}/dispenses", operation_id = "listDispenses", summary = "List what the pharmacy handed over or withheld", tag = "service users",
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Vec<crate::core::dispensing::ingest::Dispense>),
+    responses((status = 200, body = Vec<crate::core::dispensing::history::Dispense>),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 async fn dispenses(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<crate::core::dispensing::ingest::Dispense>>> {
+) -> Result<Json<Vec<crate::core::dispensing::history::Dispense>>> {
     let su = load_visible(&st, &caller, &id).await?;
     Ok(Json(
-        crate::core::dispensing::ingest::history(st.store.pool(), &su.id).await?,
+        crate::core::dispensing::history::history(st.store.pool(), &su.id).await?,
     ))
 }
 

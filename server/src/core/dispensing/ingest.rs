@@ -2,14 +2,12 @@
 //! `report_id`) is recognised and only acknowledged again, so a client's retries never count
 //! twice. Each report is stored in its own audited transaction, after which it is acked.
 
-use sotto_domain::SupplyRecord;
 use sotto_protocol::{MissedReason, Report, ReportEvent, WithheldReason};
-use sqlx::Row;
 
 use super::missed;
 use crate::core::db::audit::{Actor, WriteTx};
 use crate::core::db::{self, Store, date_text, new_id, now_text};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub use super::alerts::AlertSettings;
 
@@ -231,59 +229,4 @@ async fn insert_dispense(
     .execute(&mut *w.tx)
     .await?;
     Ok(())
-}
-
-/// One dispense as the history shows it.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Dispense {
-    pub collect_on: chrono::NaiveDate,
-    /// `supplied` or `withheld`.
-    pub kind: String,
-    pub supervised_taken: bool,
-    pub take_home_dates: Vec<chrono::NaiveDate>,
-    pub withheld_reason: Option<String>,
-    pub at: String,
-    pub pharmacy_id: String,
-}
-
-/// The history as the domain rules read it: what was put in hand, and what was withheld.
-pub fn supply_records(history: &[Dispense]) -> Vec<SupplyRecord> {
-    history
-        .iter()
-        .map(|d| SupplyRecord {
-            collect_on: d.collect_on,
-            supervised_taken: d.supervised_taken,
-            take_home_dates: d.take_home_dates.clone(),
-            withheld: d.kind != "supplied",
-        })
-        .collect()
-}
-
-/// A person's dispense history, newest first.
-pub async fn history<'e, E>(exec: E, su_id: &str) -> Result<Vec<Dispense>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let rows = sqlx::query(
-        "SELECT collect_on, kind, supervised_taken, take_home_dates, withheld_reason, at, pharmacy_id \
-         FROM dispenses WHERE service_user_id = $1 ORDER BY collect_on DESC, at DESC",
-    )
-    .bind(su_id)
-    .fetch_all(exec)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let dates: String = r.try_get("take_home_dates")?;
-            Ok(Dispense {
-                collect_on: db::get_date(r, "collect_on")?,
-                kind: r.try_get("kind")?,
-                supervised_taken: r.try_get::<i64, _>("supervised_taken")? != 0,
-                take_home_dates: serde_json::from_str(&dates)
-                    .map_err(|_| Error::Internal("stored take-home dates are malformed".into()))?,
-                withheld_reason: r.try_get("withheld_reason")?,
-                at: r.try_get("at")?,
-                pharmacy_id: r.try_get("pharmacy_id")?,
-            })
-        })
-        .collect()
 }

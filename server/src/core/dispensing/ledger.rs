@@ -12,7 +12,7 @@ use sotto_domain::{
 };
 use sqlx::{AnyConnection, Row};
 
-use super::ingest::Dispense;
+use super::history::Dispense;
 use crate::core::db::{self, holds::Hold, pharmacies::Pharmacy, prescriptions::Stored};
 use crate::error::Result;
 
@@ -23,7 +23,7 @@ pub struct PersonRecords {
     /// Laid out with `calendar`, in the order of `stored`.
     pub prescriptions: Vec<PrescribedSchedule>,
     pub stored: Vec<Stored>,
-    /// Newest first, as `ingest::history` reads them.
+    /// Newest first, as `history::history` reads them.
     pub dispenses: Vec<Dispense>,
     /// Every hold, lifted or not, newest first.
     pub hold_rows: Vec<Hold>,
@@ -96,8 +96,8 @@ pub async fn records(
             directions: p.prescription.directions(),
         })
         .collect();
-    let dispenses = super::ingest::history(&mut *conn, su_id).await?;
-    let supplies = super::ingest::supply_records(&dispenses);
+    let dispenses = super::history::history(&mut *conn, su_id).await?;
+    let supplies = super::history::supply_records(&dispenses);
     let hold_rows = db::holds::history(&mut *conn, su_id).await?;
     let holds = hold_rows
         .iter()

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use sotto_domain::HoldKind;
 use sqlx::Row;
 
-use super::ingest::AlertSettings;
+use super::alerts::AlertSettings;
 use super::ledger;
 use crate::core::db;
 use crate::core::db::audit::{Actor, WriteTx};

@@ -2,6 +2,7 @@
 //! (dispense history), missed doses, closed days — and the consecutive-missed-days safety rule.
 
 pub mod alerts;
+pub mod history;
 pub mod ingest;
 pub mod late_closure;
 pub mod ledger;
