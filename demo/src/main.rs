@@ -185,7 +185,7 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
     )
     .await?;
     let api = Api {
-        app_router: http::router(app.state().clone()),
+        app_router: sotto_server::web::router(app.state().clone()),
     };
     let pharmacy = api
         .post(
