@@ -201,7 +201,7 @@ async fn the_return_address_after_sign_in_is_only_ever_a_console_page(backend: B
         let form = browser
             .get(&format!(
                 "/console/sign-in?next={}",
-                sotto_server::console::signin::encode_component(next)
+                sotto_server::console::html::encode_component(next)
             ))
             .await;
         assert_eq!(
