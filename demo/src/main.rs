@@ -20,7 +20,7 @@ use sotto_server::config::Config;
 use sotto_server::core::access::Role;
 use sotto_server::core::db::audit::Actor;
 use sotto_server::http::staff::{CreateStaff, create_staff};
-use sotto_server::{Application, app, http};
+use sotto_server::{Application, app};
 
 #[tokio::main]
 async fn main() -> ExitCode {
