@@ -17,7 +17,11 @@ sotto_tests::on_both_backends!(
     refusals_are_operation_outcomes_with_the_json_apis_rules,
     a_bad_import_is_refused_naming_the_element_and_changes_nothing,
     the_export_resolves_every_reference_is_audited_and_passes_the_validator,
+    every_resource_claims_its_uk_core_profile_and_meets_the_constraints_checked,
 );
+
+#[path = "fhir/uk_core.rs"]
+mod uk_core;
 
 /// A real counter client and broker: `counter::{sqlite,postgres}::…`.
 mod counter {
@@ -530,6 +534,13 @@ async fn a_bad_import_is_refused_naming_the_element_and_changes_nothing(app: Tes
         weekday["extension"][1]["extension"][0]["valueCode"] = json!("sun");
         let mut unknown = good.clone();
         unknown["doNotPerform"] = json!(true);
+        let mut unknown_code = good.clone();
+        unknown_code["medicationCodeableConcept"]["coding"][0]["code"] = json!("999999");
+        let mut substance_only = good.clone();
+        substance_only["medicationCodeableConcept"]["coding"]
+            .as_array_mut()
+            .unwrap()
+            .truncate(1);
         let mut nobody = good.clone();
         nobody["subject"] = json!({"identifier": {"system": "https://sotto.invalid/fhir/sid/service-reference", "value": "SU-NOPE"}});
         vec![
@@ -547,6 +558,16 @@ async fn a_bad_import_is_refused_naming_the_element_and_changes_nothing(app: Tes
                 unknown,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "MedicationRequest.doNotPerform",
+            ),
+            (
+                unknown_code,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "MedicationRequest.medicationCodeableConcept.coding[0].code",
+            ),
+            (
+                substance_only,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "MedicationRequest.medicationCodeableConcept.coding",
             ),
             (
                 nobody,
@@ -645,9 +666,8 @@ async fn an_exported_prescription_imported_into_a_second_server_has_the_same_sch
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "prescription.create" && e["actor"] == wb.clinician.id.as_str()), "{audit}");
 }
 
-async fn the_export_resolves_every_reference_is_audited_and_passes_the_validator(app: TestApp) {
-    let w = app.world().await;
-    let (su, p) = history(&app, &w).await;
+/// The NDJSON export of the prescription's period, as text and as resources.
+async fn export(app: &TestApp, w: &World, p: &Value) -> (String, Vec<Value>) {
     let start = p["start_date"].as_str().unwrap();
     let end = p["end_date"].as_str().unwrap();
     let res = app
@@ -660,10 +680,79 @@ async fn the_export_resolves_every_reference_is_audited_and_passes_the_validator
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "application/fhir+ndjson");
     let text = res.text().await.unwrap();
-    let lines: Vec<Value> = text
+    let lines = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    (text, lines)
+}
+
+async fn every_resource_claims_its_uk_core_profile_and_meets_the_constraints_checked(app: TestApp) {
+    let w = app.world().await;
+    let (_, p) = history(&app, &w).await;
+    let (_, lines) = export(&app, &w, &p).await;
+    for kind in uk_core::PROFILED {
+        assert!(
+            lines.iter().any(|r| r["resourceType"] == kind),
+            "the history has a {kind}"
+        );
+    }
+    for r in &lines {
+        let broken = uk_core::violations(r);
+        assert!(broken.is_empty(), "{broken:#?}\n{r}");
+    }
+    // The check can fail: a request without substitution or coded only by Sotto, a person
+    // given an NHS number system.
+    let mut request = lines
+        .iter()
+        .find(|r| r["resourceType"] == "MedicationRequest")
+        .unwrap()
+        .clone();
+    request.as_object_mut().unwrap().remove("substitution");
+    request["medicationCodeableConcept"]["coding"]
+        .as_array_mut()
+        .unwrap()
+        .remove(0);
+    let broken = uk_core::violations(&request);
+    for element in ["substitution", "medication[x]"] {
+        let named = format!("UKCore-MedicationRequest MedicationRequest.{element}:");
+        assert!(
+            broken.iter().any(|b| b.starts_with(&named)),
+            "{named} in {broken:?}"
+        );
+    }
+    let mut person = lines[0].clone();
+    assert_eq!(
+        person["resourceType"], "Patient",
+        "the export starts with people"
+    );
+    person["identifier"][0]["system"] = json!("https://fhir.nhs.uk/Id/nhs-number");
+    let broken = uk_core::violations(&person);
+    assert!(
+        broken[0].starts_with("UKCore-Patient Patient.identifier:nhsNumber:"),
+        "{broken:?}"
+    );
+    // The CapabilityStatement lists the same profiles.
+    let (_, cap, _) = fhir(&app, None, "metadata").await;
+    for kind in uk_core::PROFILED {
+        let resource = cap["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == kind)
+            .unwrap();
+        assert_eq!(
+            resource["supportedProfile"],
+            json!([uk_core::profile(kind)]),
+            "{kind}"
+        );
+    }
+}
+
+async fn the_export_resolves_every_reference_is_audited_and_passes_the_validator(app: TestApp) {
+    let w = app.world().await;
+    let (su, p) = history(&app, &w).await;
+    let (text, lines) = export(&app, &w, &p).await;
     let kinds: Vec<&str> = lines
         .iter()
         .map(|r| r["resourceType"].as_str().unwrap())

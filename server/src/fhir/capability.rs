@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use super::codes;
 use super::search::Kind;
 use super::{FHIR_JSON, Fhir, base_url};
 use crate::core::AppState;
@@ -50,7 +51,8 @@ fn resource(kind: Kind) -> Value {
         interactions.push(json!({"code": "create",
             "documentation": "Clinicians only: a new instalment prescription from one MedicationRequest with the Sotto instalment extensions"}));
     }
-    json!({"type": kind.as_str(), "interaction": interactions, "searchParam": params})
+    json!({"type": kind.as_str(), "supportedProfile": [codes::uk_core_profile(kind.as_str())],
+           "interaction": interactions, "searchParam": params})
 }
 
 pub async fn metadata(State(st): State<AppState>) -> Fhir {

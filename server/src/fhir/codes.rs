@@ -15,8 +15,70 @@ pub const SERVICE_REFERENCE: &str = "https://sotto.invalid/fhir/sid/service-refe
 /// A Sotto prescription id: every regime step of one prescription shares it.
 pub const PRESCRIPTION_ID: &str = "https://sotto.invalid/fhir/sid/prescription";
 
-/// The medicines Sotto dispenses (no dm+d code could be verified from a citable source).
+/// The medicines Sotto dispenses, exactly (form included): the coding every resource carries
+/// second, after the dm+d one, and the one an import needs unless a dm+d code names the product.
 pub const MEDICINE: &str = "https://sotto.invalid/fhir/CodeSystem/medicine";
+
+/// dm+d, the NHS dictionary of medicines and devices.
+pub const DMD: &str = "https://dmd.nhs.uk";
+/// SNOMED CT: dm+d concept ids are SNOMED CT (UK drug extension) ids, so an import reads the
+/// same codes under either system.
+pub const SNOMED: &str = "http://snomed.info/sct";
+
+/// The UK Core profile a resource of this type claims (`meta.profile`, `supportedProfile`).
+pub fn uk_core_profile(resource_type: &str) -> String {
+    format!("https://fhir.hl7.org.uk/StructureDefinition/UKCore-{resource_type}")
+}
+
+/// How much of a medicine a published concept names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// A dm+d VTM: the substance only, no form or strength.
+    Substance,
+    /// A dm+d VMP or AMP: the product, form and strength included.
+    Product,
+}
+
+/// A dm+d concept verified against a public copy of an NHSBSA dm+d release, with the Sotto
+/// medicines it covers. Each is cited in `docs/fhir/README.md` ("Medication codes").
+#[derive(Debug)]
+pub struct Published {
+    pub code: &'static str,
+    /// The dm+d name, as the release spells it.
+    pub display: &'static str,
+    pub precision: Precision,
+    pub medicines: &'static [Medicine],
+}
+
+/// Every dm+d code Sotto emits or reads. Only VTMs could be verified: no public source found
+/// gave the VMP ids of these products (see the docs), so none is listed rather than a guess.
+pub const PUBLISHED: [Published; 2] = [
+    Published {
+        code: "51758009",
+        display: "Methadone",
+        precision: Precision::Substance,
+        medicines: &[Medicine::MethadoneOralSolution1mgMl],
+    },
+    Published {
+        code: "31684002",
+        display: "Buprenorphine",
+        precision: Precision::Substance,
+        medicines: &[
+            Medicine::BuprenorphineSublingual,
+            Medicine::BuprenorphineOralLyophilisate,
+        ],
+    },
+];
+
+/// The dm+d concept a resource codes `m` with first; `None` if none could be verified.
+pub fn published(m: Medicine) -> Option<&'static Published> {
+    PUBLISHED.iter().find(|p| p.medicines.contains(&m))
+}
+
+/// The dm+d concept behind a code, if Sotto knows it.
+pub fn lookup(code: &str) -> Option<&'static Published> {
+    PUBLISHED.iter().find(|p| p.code == code)
+}
 /// Why a dispense was not completed.
 pub const DISPENSE_STATUS_REASON: &str =
     "https://sotto.invalid/fhir/CodeSystem/dispense-status-reason";
@@ -131,6 +193,39 @@ impl NotDispensed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_medicine_has_one_verified_dm_d_concept_and_codes_are_distinct() {
+        use Medicine::*;
+        for m in [
+            MethadoneOralSolution1mgMl,
+            BuprenorphineSublingual,
+            BuprenorphineOralLyophilisate,
+        ] {
+            let p = published(m).expect("every medicine has a verified VTM");
+            assert_eq!(
+                PUBLISHED
+                    .iter()
+                    .filter(|q| q.medicines.contains(&m))
+                    .count(),
+                1
+            );
+            assert_eq!(lookup(p.code).map(|q| q.code), Some(p.code));
+        }
+        assert_eq!(
+            published(MethadoneOralSolution1mgMl).unwrap().code,
+            "51758009"
+        );
+        assert_eq!(published(BuprenorphineSublingual).unwrap().code, "31684002");
+        assert!(
+            lookup("12245711000001105").is_none(),
+            "methadone capsules are not ours"
+        );
+        assert_eq!(
+            uk_core_profile("Patient"),
+            "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
+        );
+    }
 
     #[test]
     fn every_not_dispensed_code_is_distinct_and_maps_to_an_r4_status() {

@@ -111,7 +111,7 @@ fn a_dose_not_in_mg_missing_directions_or_a_foreign_code_is_named() {
         .as_array_mut()
         .unwrap()
         .retain(|x| x["url"] != codes::EXT_DIRECTIONS);
-    r["medicationCodeableConcept"]["coding"][0]["system"] = "http://snomed.info/sct".into();
+    r["medicationCodeableConcept"]["coding"][0]["system"] = "https://example.org/bnf".into();
     let f = fields(&r);
     assert!(
         f.contains(
@@ -124,9 +124,80 @@ fn a_dose_not_in_mg_missing_directions_or_a_foreign_code_is_named() {
         "{f:?}"
     );
     assert!(
-        f.contains(&"MedicationRequest.medicationCodeableConcept.coding".to_string()),
+        f.contains(&"MedicationRequest.medicationCodeableConcept.coding[0].system".to_string()),
         "{f:?}"
     );
+}
+
+fn with_codings(codings: Value) -> Value {
+    let mut r = exported();
+    r["medicationCodeableConcept"]["coding"] = codings;
+    r
+}
+
+fn dmd(code: &str) -> Value {
+    serde_json::json!({"system": codes::DMD, "code": code})
+}
+
+fn ours(m: Medicine) -> Value {
+    serde_json::json!({"system": codes::MEDICINE, "code": m.as_str()})
+}
+
+#[test]
+fn the_export_codes_dm_d_first_and_either_coding_order_or_ours_alone_imports() {
+    let r = exported();
+    let coding = &r["medicationCodeableConcept"]["coding"];
+    assert_eq!(coding[0]["system"], codes::DMD);
+    assert_eq!(coding[0]["code"], "31684002");
+    assert_eq!(coding[1]["code"], "buprenorphine_sublingual");
+    let sl = Medicine::BuprenorphineSublingual;
+    for codings in [
+        serde_json::json!([ours(sl)]), // an export from before dm+d codes
+        serde_json::json!([ours(sl), dmd("31684002")]),
+        serde_json::json!([{"system": codes::SNOMED, "code": "31684002"}, ours(sl)]),
+    ] {
+        assert_eq!(
+            parse(&with_codings(codings.clone())).unwrap().1.medicine,
+            sl,
+            "{codings}"
+        );
+    }
+}
+
+#[test]
+fn a_dm_d_substance_code_alone_an_unknown_code_or_codes_that_disagree_are_refused() {
+    let coding = "MedicationRequest.medicationCodeableConcept.coding";
+    for vtm in ["51758009", "31684002"] {
+        let errs = parse(&with_codings(serde_json::json!([dmd(vtm)]))).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, coding);
+        assert!(errs[0].message.contains("form and strength"), "{errs:?}");
+    }
+    let errs = parse(&with_codings(serde_json::json!([dmd("999999")]))).unwrap_err();
+    assert_eq!(errs[0].field, format!("{coding}[0].code"));
+    assert!(errs[0].message.contains("51758009 Methadone"), "{errs:?}");
+    let errs = parse(&with_codings(serde_json::json!([
+        dmd("51758009"),
+        ours(Medicine::BuprenorphineSublingual)
+    ])))
+    .unwrap_err();
+    assert_eq!(errs[0].field, coding);
+    assert!(errs[0].message.contains("different medicines"), "{errs:?}");
+    let errs = parse(&with_codings(serde_json::json!([]))).unwrap_err();
+    assert_eq!(errs[0].field, coding);
+}
+
+#[test]
+fn substitution_is_read_only_as_not_allowed() {
+    let mut r = exported();
+    assert_eq!(
+        r["substitution"],
+        serde_json::json!({"allowedBoolean": false})
+    );
+    r.as_object_mut().unwrap().remove("substitution");
+    assert!(parse(&r).is_ok(), "absent is fine");
+    r["substitution"] = serde_json::json!({"allowedBoolean": true});
+    assert_eq!(fields(&r), ["MedicationRequest.substitution"]);
 }
 
 #[test]

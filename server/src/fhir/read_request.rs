@@ -15,7 +15,7 @@ pub enum Subject {
     Reference(String),
 }
 
-const ALLOWED: [&str; 13] = [
+const ALLOWED: [&str; 14] = [
     "resourceType",
     "id",
     "meta",
@@ -29,6 +29,7 @@ const ALLOWED: [&str; 13] = [
     "groupIdentifier",
     "dosageInstruction",
     "dispenseRequest",
+    "substitution",
 ];
 
 const MR: &str = "MedicationRequest";
@@ -72,6 +73,14 @@ pub fn parse(r: &Value) -> Result<(Subject, PrescriptionDraft), Vec<FieldError>>
     if r["intent"] != "order" {
         errs.push(format!("{MR}.intent"), "must be order");
     }
+    if !r["substitution"].is_null()
+        && r["substitution"] != serde_json::json!({"allowedBoolean": false})
+    {
+        errs.push(
+            format!("{MR}.substitution"),
+            "must be {\"allowedBoolean\": false} or absent: Sotto supplies a controlled drug as prescribed and cannot record a permission to substitute",
+        );
+    }
     let medicine = medicine(&r["medicationCodeableConcept"], &mut errs);
     let subject = subject(&r["subject"], &mut errs);
     let period = &r["dispenseRequest"]["validityPeriod"];
@@ -103,32 +112,98 @@ pub fn parse(r: &Value) -> Result<(Subject, PrescriptionDraft), Vec<FieldError>>
     }
 }
 
-fn medicine(c: &Value, errs: &mut Errs) -> Option<Medicine> {
-    let path = format!("{MR}.medicationCodeableConcept.coding");
-    let ours: Vec<&Value> = c["coding"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|x| x["system"] == codes::MEDICINE)
-                .collect()
-        })
-        .unwrap_or_default();
-    match ours.as_slice() {
-        [one] => match one["code"].as_str().map(str::parse::<Medicine>) {
-            Some(Ok(m)) => Some(m),
-            Some(Err(why)) => {
-                errs.push(format!("{path}.code"), why);
+/// The Sotto medicines a coding may mean, and whether it names the product (form included).
+fn coding_means(x: &Value, at: &str, errs: &mut Errs) -> Option<(Vec<Medicine>, bool)> {
+    let Some(code) = x["code"].as_str() else {
+        errs.push(format!("{at}.code"), "is required");
+        return None;
+    };
+    match x["system"].as_str() {
+        Some(codes::MEDICINE) => match code.parse::<Medicine>() {
+            Ok(m) => Some((vec![m], true)),
+            Err(why) => {
+                errs.push(format!("{at}.code"), why);
                 None
             }
+        },
+        Some(system @ (codes::DMD | codes::SNOMED)) => match codes::lookup(code) {
+            Some(p) => Some((
+                p.medicines.to_vec(),
+                p.precision == codes::Precision::Product,
+            )),
             None => {
-                errs.push(format!("{path}.code"), "is required");
+                let known: Vec<String> = codes::PUBLISHED
+                    .iter()
+                    .map(|p| format!("{} {}", p.code, p.display))
+                    .collect();
+                errs.push(
+                    format!("{at}.code"),
+                    format!(
+                        "{code} is not a {system} code this server maps to a medicine (it knows {})",
+                        known.join(", ")
+                    ),
+                );
                 None
             }
         },
         _ => {
             errs.push(
+                format!("{at}.system"),
+                format!(
+                    "must be {}, {} or {}: a coding from another system is refused rather than ignored",
+                    codes::DMD,
+                    codes::SNOMED,
+                    codes::MEDICINE
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Every coding must be one Sotto reads, they must agree on one medicine, and one of them must
+/// name the product: a dm+d VTM alone says "methadone", not the form and strength a controlled
+/// drug prescription must state, and buprenorphine tablets and lyophilisates are dosed apart.
+fn medicine(c: &Value, errs: &mut Errs) -> Option<Medicine> {
+    let path = format!("{MR}.medicationCodeableConcept.coding");
+    let Some(codings) = c["coding"].as_array().filter(|a| !a.is_empty()) else {
+        errs.push(
+            path,
+            format!(
+                "must hold a coding from {} or {}",
+                codes::DMD,
+                codes::MEDICINE
+            ),
+        );
+        return None;
+    };
+    let mut meant: Option<Vec<Medicine>> = None;
+    let (mut exact, mut readable) = (false, true);
+    for (i, x) in codings.iter().enumerate() {
+        let Some((these, product)) = coding_means(x, &format!("{path}[{i}]"), errs) else {
+            readable = false;
+            continue;
+        };
+        exact |= product;
+        meant = Some(match meant {
+            None => these,
+            Some(before) => before.into_iter().filter(|m| these.contains(m)).collect(),
+        });
+    }
+    match meant.as_deref() {
+        _ if !readable => None,
+        Some([m]) if exact => Some(*m),
+        Some([]) => {
+            errs.push(path, "the codings name different medicines");
+            None
+        }
+        _ => {
+            errs.push(
                 path,
-                format!("must have exactly one coding from {}", codes::MEDICINE),
+                format!(
+                    "names the substance only (a dm+d VTM), not the form and strength a controlled drug prescription must state: add the coding from {}",
+                    codes::MEDICINE
+                ),
             );
             None
         }

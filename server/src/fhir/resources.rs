@@ -17,8 +17,10 @@ pub fn instant(text: &str) -> Option<String> {
     })
 }
 
-fn meta(last_updated: &str) -> Value {
-    json!({"lastUpdated": instant(last_updated).unwrap_or_else(|| last_updated.to_string())})
+/// `meta`: when Sotto's records last changed, and the UK Core profile the resource claims.
+fn meta(resource_type: &str, last_updated: &str) -> Value {
+    json!({"lastUpdated": instant(last_updated).unwrap_or_else(|| last_updated.to_string()),
+           "profile": [codes::uk_core_profile(resource_type)]})
 }
 
 fn reference(kind: &str, id: &str) -> Value {
@@ -29,11 +31,16 @@ fn mg(dose_mg: f64) -> Value {
     json!({"value": dose_mg, "unit": "mg", "system": codes::UCUM, "code": "mg"})
 }
 
-/// The medicine as a CodeableConcept from Sotto's CodeSystem.
+/// The medicine as a CodeableConcept: its verified dm+d concept first (UK Core prefers dm+d),
+/// then Sotto's own code, which names the form as well; `text` says it in words.
 pub fn medication(m: Medicine) -> Value {
-    json!({"coding": [{"system": codes::MEDICINE, "code": m.as_str(),
-                       "display": codes::medicine_display(m)}],
-           "text": codes::medicine_display(m)})
+    let mut coding: Vec<Value> = codes::published(m)
+        .map(|p| json!({"system": codes::DMD, "code": p.code, "display": p.display}))
+        .into_iter()
+        .collect();
+    coding.push(json!({"system": codes::MEDICINE, "code": m.as_str(),
+                       "display": codes::medicine_display(m)}));
+    json!({"coding": coding, "text": codes::medicine_display(m)})
 }
 
 /// A person: the service reference, name and birth date (nothing else of their record).
@@ -41,7 +48,7 @@ pub fn patient(su: &ServiceUser, last_updated: &str) -> Value {
     json!({
         "resourceType": "Patient",
         "id": su.id,
-        "meta": meta(last_updated),
+        "meta": meta("Patient", last_updated),
         "identifier": [{"system": codes::SERVICE_REFERENCE, "value": su.reference}],
         "name": [{"family": su.family_name, "given": [su.given_name]}],
         "birthDate": su.date_of_birth.to_string(),
@@ -121,7 +128,7 @@ pub fn medication_request(s: &RequestStep<'_>) -> Value {
     let mut r = json!({
         "resourceType": "MedicationRequest",
         "id": s.id,
-        "meta": meta(s.last_updated),
+        "meta": meta("MedicationRequest", s.last_updated),
         "extension": schedule_extensions(p, s.step),
         "status": s.status(),
         "intent": "order",
@@ -140,6 +147,8 @@ pub fn medication_request(s: &RequestStep<'_>) -> Value {
             "validityPeriod": {"start": p.start_date().to_string(), "end": p.end_date().to_string()},
             "expectedSupplyDuration": {"value": days, "unit": "days", "system": codes::UCUM, "code": "d"},
         },
+        // UK Core requires it (1..1): a controlled drug is supplied as prescribed.
+        "substitution": {"allowedBoolean": false},
     });
     if let Some(prior) = s.prior_id {
         r["priorPrescription"] = reference("MedicationRequest", prior);
@@ -184,7 +193,7 @@ pub fn medication_dispense(f: &DispenseFacts<'_>) -> Value {
     let mut r = json!({
         "resourceType": "MedicationDispense",
         "id": f.id,
-        "meta": meta(f.last_updated),
+        "meta": meta("MedicationDispense", f.last_updated),
         "medicationCodeableConcept": medication(f.medicine),
         "subject": reference("Patient", f.patient_id),
     });
@@ -252,7 +261,7 @@ pub fn medication_administration(f: &AdministrationFacts<'_>) -> Value {
     let mut r = json!({
         "resourceType": "MedicationAdministration",
         "id": f.id,
-        "meta": meta(f.last_updated),
+        "meta": meta("MedicationAdministration", f.last_updated),
         "status": "completed",
         "medicationCodeableConcept": medication(f.medicine),
         "subject": reference("Patient", f.patient_id),

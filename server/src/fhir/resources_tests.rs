@@ -59,6 +59,17 @@ fn a_prescription_carries_its_dose_period_pattern_and_directions() {
     let p = prescription(60.5);
     let r = medication_request(&step(&p, 0, "2026-11-25"));
     assert_eq!(r["resourceType"], "MedicationRequest");
+    assert_eq!(
+        r["meta"]["profile"],
+        json!(["https://fhir.hl7.org.uk/StructureDefinition/UKCore-MedicationRequest"])
+    );
+    let coding = &r["medicationCodeableConcept"]["coding"];
+    assert_eq!(
+        coding[0],
+        json!({"system": "https://dmd.nhs.uk", "code": "51758009", "display": "Methadone"})
+    );
+    assert_eq!(coding[1]["code"], "methadone_oral_solution_1mg_ml");
+    assert_eq!(r["substitution"]["allowedBoolean"], false);
     assert_eq!(r["status"], "active");
     assert_eq!(r["intent"], "order");
     assert_eq!(r["subject"]["reference"], "Patient/su1");
@@ -91,8 +102,8 @@ fn a_prescription_carries_its_dose_period_pattern_and_directions() {
     assert_eq!(dirs["extension"][2]["url"], "consultAfterMissedDays");
     assert_eq!(dirs["extension"][2]["valuePositiveInt"], 2);
     assert_eq!(
-        r["medicationCodeableConcept"]["coding"][0]["code"],
-        "methadone_oral_solution_1mg_ml"
+        r["medicationCodeableConcept"]["text"],
+        "Methadone oral solution 1 mg/ml"
     );
 }
 
