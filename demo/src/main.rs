@@ -19,7 +19,7 @@ use tower::ServiceExt;
 use sotto_server::config::Config;
 use sotto_server::core::access::Role;
 use sotto_server::core::db::audit::Actor;
-use sotto_server::http::staff::{CreateStaff, create_staff};
+use sotto_server::core::staff::{CreateStaff, create_as};
 use sotto_server::{Application, app};
 
 #[tokio::main]
@@ -173,7 +173,7 @@ struct Seeded {
 
 async fn seed(app: &Application) -> anyhow::Result<Seeded> {
     let store = app.store();
-    let admin = create_staff(
+    let admin = create_as(
         store,
         &Actor("demo".into()),
         CreateStaff {

@@ -20,7 +20,8 @@ use sotto_domain::{
 };
 use sotto_server::error::Error;
 use sotto_server::http::json::decode;
-use sotto_server::http::{holds, pharmacies, service_users, staff};
+use sotto_server::core::{pharmacies, service_users, staff};
+use sotto_server::http::holds;
 use sotto_server::core::values::{self, Email, Name, OdsCode, Reference};
 
 fuzz_target!(|data: &[u8]| {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::core::access::Role;
 use crate::core::db::{Store, audit};
-use crate::http::staff::{CreateStaff, create_staff};
+use crate::core::staff::{CreateStaff, create_as};
 use crate::{Application, app};
 
 #[derive(Parser, Debug)]
@@ -173,18 +173,16 @@ pub async fn run_admin(
                 pharmacy_id,
             };
             let actor = audit::Actor("cli".into());
-            let created = create_staff(&store, &actor, req)
-                .await
-                .map_err(|e| match e {
-                    crate::error::Error::Validation(errs) => anyhow::anyhow!(
-                        "{}",
-                        errs.iter()
-                            .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ),
-                    other => anyhow::anyhow!("{other}"),
-                })?;
+            let created = create_as(&store, &actor, req).await.map_err(|e| match e {
+                crate::error::Error::Validation(errs) => anyhow::anyhow!(
+                    "{}",
+                    errs.iter()
+                        .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                other => anyhow::anyhow!("{other}"),
+            })?;
             writeln!(
                 out,
                 "{}",

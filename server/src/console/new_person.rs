@@ -13,10 +13,10 @@ use sqlx::Row;
 use super::html::{self, csrf_field, error_summary, esc};
 use super::session::{ConsoleUser, see_other};
 use crate::core::AppState;
-use crate::core::access::Role;
+use crate::core::access::{Role, ServiceOp};
 use crate::core::db;
+use crate::core::service_users::{self, CreateServiceUser};
 use crate::error::{Error, Result};
-use crate::http::service_users::{CreateServiceUser, create_service_user};
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(default)]
@@ -108,7 +108,7 @@ async fn build(
     f: &NewPersonForm,
     errors: &[FieldError],
 ) -> Result<String> {
-    user.caller.require(&[Role::Keyworker, Role::Clinician])?;
+    user.caller.may(ServiceOp::RegisterPerson)?;
     let pharmacies: Vec<(String, String)> = db::pharmacies::list(st.store.pool())
         .await?
         .into_iter()
@@ -183,7 +183,7 @@ pub async fn create(
             prescriber_id: f.prescriber_id.clone(),
             heads_up_email: Some(f.heads_up_email.clone()).filter(|e| !e.trim().is_empty()),
         };
-        create_service_user(&st, &user.caller, req).await
+        service_users::register(&st, &user.caller, req).await
     };
     match run.await {
         Ok(su) => see_other(&format!("/console/people/{}", su.id)),

@@ -14,8 +14,7 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sotto_domain::{
-    Collection, DoseDay, FieldError, HoldKind, Prescription, RegimeChangeDraft, RegimeChangeEffect,
-    Weekday, status_code,
+    Collection, DoseDay, FieldError, HoldKind, RegimeChangeDraft, RegimeChangeEffect, Weekday,
 };
 use sqlx::Row;
 
@@ -24,19 +23,16 @@ use super::caseload::{last_contact, short_time};
 use super::html::{self, article, csrf_field, error_summary, esc, field_error, scroll};
 use super::session::{ConsoleUser, see_other};
 use crate::core::AppState;
-use crate::core::access::Role;
+use crate::core::access::{self, PersonOp, Role, ServiceOp, Via};
 use crate::core::db::{self, prescriptions::Stored, service_users::ServiceUser};
-use crate::core::status;
+use crate::core::{holds, prescriptions, status};
 use crate::error::{Error, Result};
-use crate::http::holds::{check_may_lift, lift_hold, place_hold};
-use crate::http::prescriptions::{ChangeFacts, apply_regime_change, check_regime_change};
-use crate::http::service_users::load_visible;
 
-/// Loads a person the viewer may see, exactly as the API does (404, then 403 for admins and
-/// pharmacists of other pharmacies).
+/// Loads a person the viewer may see, exactly as the API does (404, then 403 outside the
+/// caseload), and logs the read.
 async fn visible(st: &AppState, user: &ConsoleUser, id: &str) -> Result<ServiceUser> {
-    user.caller.require(&[Role::Keyworker, Role::Clinician])?;
-    load_visible(st, &user.caller, id).await
+    user.caller.may(ServiceOp::WorkWithPeople)?;
+    access::person(&st.store, &user.caller, id, PersonOp::Read, Via::Console).await
 }
 
 /// A digest of what an action's preview showed: the person's active holds and their
@@ -488,15 +484,12 @@ pub async fn hold_preview(
         Err(e) => return user.error(e),
     };
     // The same checks as placing, before anything is shown as if it would happen.
-    let checked = parse_kind(&f.kind).and_then(|kind| {
-        if kind == HoldKind::Safety {
-            user.caller
-                .require(&[Role::Clinician])
-                .map_err(|_| Error::Forbidden("only a clinician places a safety hold".into()))?;
-        }
-        let reason = crate::core::values::parse_text("reason", &f.reason, 2000, true)?;
-        Ok((kind, reason))
-    });
+    let checked = match parse_kind(&f.kind) {
+        Ok(kind) => access::check(&st.store, &user.caller, &su, holds::place_op(kind))
+            .await
+            .and_then(|_| Ok((kind, holds::parse_reason(&f.reason)?))),
+        Err(e) => Err(e),
+    };
     let (kind, reason) = match checked {
         Ok(v) => v,
         Err(e) => {
@@ -562,7 +555,7 @@ pub async fn hold_place(
         let su = visible(&st, &user, &id).await?;
         check_confirm(&st, &su, &f.reference, &f.stamp).await?;
         let kind = parse_kind(&f.kind)?;
-        place_hold(&st, &user.caller, &su, kind, &f.reason).await
+        holds::place(&st, &user.caller, &su.id, kind, &f.reason).await
     };
     match run.await {
         Ok(_) => see_other(&format!("/console/people/{id}#holds")),
@@ -585,12 +578,9 @@ async fn hold_and_person(
     user: &ConsoleUser,
     hold_id: &str,
 ) -> Result<(db::holds::Hold, ServiceUser)> {
-    user.caller.require(&[Role::Keyworker, Role::Clinician])?;
-    let hold = db::holds::find(st.store.pool(), hold_id)
-        .await?
-        .ok_or(Error::NotFound("hold"))?;
-    let su = visible(st, user, &hold.service_user_id).await?;
-    check_may_lift(&user.caller, &hold, &su)?;
+    user.caller.may(ServiceOp::WorkWithPeople)?;
+    let (hold, su) = holds::may_lift(st, &user.caller, hold_id).await?;
+    visible(st, user, &su.id).await?;
     Ok((hold, su))
 }
 
@@ -655,7 +645,7 @@ pub async fn lift(
     let run = async {
         let (_, su) = hold_and_person(&st, &user, &hold_id).await?;
         check_confirm(&st, &su, &f.reference, &f.stamp).await?;
-        lift_hold(&st, &user.caller, &hold_id, &f.note).await?;
+        holds::lift(&st, &user.caller, &hold_id, &f.note).await?;
         Ok::<_, Error>(su.id)
     };
     match run.await {
@@ -840,13 +830,9 @@ async fn prescription_and_person(
     user: &ConsoleUser,
     id: &str,
 ) -> Result<(Stored, ServiceUser)> {
-    user.caller.require(&[Role::Clinician])?;
-    let mut conn = st.store.pool().acquire().await?;
-    let stored = db::prescriptions::get(&mut conn, id)
-        .await?
-        .ok_or(Error::NotFound("prescription"))?;
-    drop(conn);
-    let su = visible(st, user, &stored.service_user_id).await?;
+    user.caller.may(ServiceOp::WorkWithPeople)?;
+    let (stored, su) = prescriptions::for_change(st, &user.caller, id).await?;
+    visible(st, user, &su.id).await?;
     Ok((stored, su))
 }
 
@@ -885,39 +871,19 @@ pub async fn regime_preview(
     };
     let run = async {
         let draft = f.draft()?;
-        let mut conn = st.store.pool().acquire().await?;
-        let facts = ChangeFacts::load(&mut conn, &su.pharmacy_id, &su.id).await?;
-        drop(conn);
-        let (plan, _) = check_regime_change(&stored.prescription, &draft, &facts)?;
-        let effective = plan.regime.effective_from;
-        let changed: Prescription = stored.prescription.with_regime(plan.regime);
-        let schedule = changed.schedule(&facts.calendar);
-        let holds: Vec<HoldKind> = db::holds::active(st.store.pool(), &su.id)
-            .await?
-            .iter()
-            .map(|h| h.kind)
-            .collect();
-        let on_day = status_code(&schedule.due_on(effective), &holds, false);
-        let days: Vec<DoseDay> = schedule
-            .days()
-            .iter()
-            .filter(|d| d.date >= effective)
-            .take(14)
-            .copied()
-            .collect();
-        Ok::<_, Error>((
-            plan.effect,
-            on_day,
-            days,
-            facts.today,
-            stamp(&st, &su).await?,
-            stale_warning(&st, &su).await?,
-        ))
+        let p = prescriptions::preview_change(&st, &stored, &su, &draft).await?;
+        Ok::<_, Error>((p, stamp(&st, &su).await?, stale_warning(&st, &su).await?))
     };
-    let (effect, on_day, days, today, stamp, stale) = match run.await {
+    let (preview, stamp, stale) = match run.await {
         Ok(v) => v,
         Err(e) => return regime_errors(&st, &user, &su.id, f, e).await,
     };
+    let prescriptions::ChangePreview {
+        effect,
+        code_on_effective_day: on_day,
+        days,
+        today,
+    } = preview;
     let cal = calendar(&days, today, &[], &BTreeSet::new(), &BTreeSet::new());
     let body = format!(
         "<p>You are about to change the regime of:</p>{identity}{stale}\
@@ -960,7 +926,7 @@ pub async fn regime_change(
     let run = async {
         check_confirm(&st, &su, &f.reference, &f.stamp).await?;
         let draft = f.draft()?;
-        apply_regime_change(&st, &user.caller, &id, &su.pharmacy_id, &draft).await
+        prescriptions::change_regime(&st, &user.caller, &id, &draft).await
     };
     match run.await {
         Ok(_) => see_other(&format!("/console/people/{}#calendar", su.id)),

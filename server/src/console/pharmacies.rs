@@ -15,10 +15,10 @@ use super::html::{self, csrf_field, error_summary, esc};
 use super::pharmacy_hours::{hours_summary, hours_table};
 use super::session::ConsoleUser;
 use crate::core::AppState;
-use crate::core::access::Role;
+use crate::core::access::ServiceOp;
 use crate::core::db;
+use crate::core::pharmacies::{CreatePharmacy, enrol};
 use crate::error::{Error, Result};
-use crate::http::pharmacies::{CreatePharmacy, enrol};
 
 /// One pharmacy's link as the console shows it.
 struct LinkState {
@@ -108,7 +108,7 @@ async fn build(
     f: &EnrolForm,
     errors: &[FieldError],
 ) -> Result<String> {
-    user.caller.require(&[Role::Admin])?;
+    user.caller.may(ServiceOp::EnrolPharmacy)?;
     let mut rows = String::new();
     for p in db::pharmacies::list(st.store.pool()).await? {
         let l = link_state(st, &p.id).await?;

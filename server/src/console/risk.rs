@@ -10,15 +10,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::html::{self, counted, esc, scroll};
 use super::session::ConsoleUser;
 use crate::core::AppState;
-use crate::core::access::Role;
+use crate::core::access::{self, PersonOp, ServiceOp, Via};
 use crate::core::db::{self, service_users::ServiceUser};
 use crate::error::Result;
-use crate::http::service_users::load_visible;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EventKind {
@@ -308,8 +306,8 @@ pub async fn person(
 ) -> Response {
     let weeks = weeks_of(&q);
     let run = async {
-        user.caller.require(&[Role::Keyworker, Role::Clinician])?;
-        let su = load_visible(&st, &user.caller, &id).await?;
+        user.caller.may(ServiceOp::WorkWithPeople)?;
+        let su = access::person(&st.store, &user.caller, &id, PersonOp::Read, Via::Console).await?;
         let (events, due, missed) = person_data(&st, &su).await?;
         let up_to = chrono::Utc::now().date_naive() - Duration::days(1);
         let r = rates(&events, &due, &missed, weeks, up_to);
@@ -356,16 +354,16 @@ pub async fn service(
 ) -> Response {
     let weeks = weeks_of(&q);
     let run = async {
-        user.caller.require(&[Role::Keyworker, Role::Clinician])?;
-        // Everyone the viewer may see through the API: service staff see the whole service.
-        let ids = sqlx::query("SELECT id FROM service_users ORDER BY reference")
-            .fetch_all(st.store.pool())
-            .await?;
+        user.caller.may(ServiceOp::WorkWithPeople)?;
+        // Everyone the viewer may see: their caseload (and any record they broke glass for).
+        let ids = access::visible_ids(&st.store, &user.caller).await?;
+        access::log_reads(&st.store, &user.caller, &ids, Via::Console).await?;
         let up_to = chrono::Utc::now().date_naive() - Duration::days(1);
         let mut all = Vec::new();
-        for row in &ids {
-            let id: String = row.try_get("id")?;
-            let su = load_visible(&st, &user.caller, &id).await?;
+        for (id, _) in &ids {
+            let su = crate::core::db::service_users::get(st.store.pool(), id)
+                .await?
+                .ok_or(crate::error::Error::NotFound("service user"))?;
             let (events, due, missed) = person_data(&st, &su).await?;
             all.extend(rates(&events, &due, &missed, weeks, up_to));
         }

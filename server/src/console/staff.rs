@@ -12,11 +12,11 @@ use sqlx::Row;
 use super::html::{self, csrf_field, error_summary, esc};
 use super::session::{ConsoleUser, see_other};
 use crate::core::AppState;
-use crate::core::access::Role;
+use crate::core::access::{Role, ServiceOp};
 use crate::core::db;
 use crate::core::passwords as password;
+use crate::core::staff::{self, CreateStaff};
 use crate::error::{Error, Result};
-use crate::http::staff::{CreateStaff, create_staff};
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(default)]
@@ -58,7 +58,7 @@ async fn build(
     f: &StaffForm,
     errors: &[FieldError],
 ) -> Result<String> {
-    user.caller.require(&[Role::Admin])?;
+    user.caller.may(ServiceOp::CreateStaff)?;
     let rows =
         sqlx::query("SELECT id, name, email, role, password_hash FROM staff ORDER BY role, name")
             .fetch_all(st.store.pool())
@@ -163,7 +163,7 @@ pub async fn create(
         return user.error(e.0);
     }
     let run = async {
-        user.caller.require(&[Role::Admin])?;
+        user.caller.may(ServiceOp::CreateStaff)?;
         let Some(role) = Role::parse(&f.role) else {
             return Err(Error::field(
                 "role",
@@ -179,7 +179,7 @@ pub async fn create(
             role,
             pharmacy_id: Some(f.pharmacy_id.trim().to_string()).filter(|p| !p.is_empty()),
         };
-        let created = create_staff(&st.store, &user.actor(), req).await?;
+        let created = staff::create(&st.store, &user.caller, req).await?;
         if !f.password.is_empty() {
             let mut w = st.store.write().await?;
             db::staff::set_password(
@@ -237,17 +237,7 @@ pub async fn set_password(
     if let Err(e) = user.check_csrf(&f.csrf) {
         return user.error(e.0);
     }
-    let run = async {
-        user.caller.require(&[Role::Admin])?;
-        password::validate("password", &f.password)?;
-        let mut w = st.store.write().await?;
-        if !db::staff::set_password(&mut w, &user.actor(), &id, &password::hash(&f.password))
-            .await?
-        {
-            return Err(Error::NotFound("staff member"));
-        }
-        w.commit().await
-    };
+    let run = async { staff::set_password(&st.store, &user.caller, &id, &f.password).await };
     match run.await {
         Ok(()) => see_other("/console/staff"),
         Err(Error::Validation(errs)) => {

@@ -7,9 +7,14 @@ pub mod counter_state;
 pub mod db;
 pub mod dispensing;
 pub mod email;
+pub mod holds;
 pub mod outbox;
 pub mod passwords;
+pub mod pharmacies;
+pub mod prescriptions;
 pub mod secrets;
+pub mod service_users;
+pub mod staff;
 pub mod status;
 pub mod values;
 

@@ -8,11 +8,10 @@ use super::load::{self, PersonData};
 use super::search::{Kind, Search, bundle};
 use super::{Fhir, FhirCaller, FhirError, FhirResult, base_url};
 use crate::core::AppState;
-use crate::core::access::{Caller, Role};
+use crate::core::access::{self, Caller, PersonOp, ServiceOp, Via};
 use crate::core::db::{self, service_users::ServiceUser};
 use crate::error::Error;
 use crate::http::params::Path;
-use crate::http::service_users::load_visible;
 
 /// The query string as pairs, repeated names kept (`_lastUpdated=ge…&_lastUpdated=lt…`).
 pub(super) fn pairs(q: Option<String>) -> Vec<(String, String)> {
@@ -60,12 +59,11 @@ async fn search_kind(
 /// The people a search looks at: the one named, or everyone the caller may see.
 async fn people(st: &AppState, caller: &Caller, search: &Search) -> FhirResult<Vec<PersonData>> {
     let sus: Vec<ServiceUser> = if let Some(id) = &search.patient {
-        vec![load_visible(st, caller, id).await?]
+        vec![access::person(&st.store, caller, id, PersonOp::Read, Via::Fhir).await?]
     } else if let Some(reference) = &search.reference {
         match by_reference(st, reference).await? {
             Some(su) => {
-                caller.require_access(&su)?;
-                vec![su]
+                vec![access::person(&st.store, caller, &su.id, PersonOp::Read, Via::Fhir).await?]
             }
             None => Vec::new(),
         }
@@ -98,35 +96,19 @@ pub(super) async fn by_reference(
     }
 }
 
-/// Everyone the caller may see: the service's people for its staff, a pharmacist's own
-/// pharmacy's people; an administrator none (403, as in the JSON API).
+/// Everyone the caller may see (`access::visible_ids`: the caseload for the service's staff, a
+/// pharmacist's own pharmacy's people; an administrator is refused, as in the JSON API), each
+/// read written to the access log.
 pub(super) async fn visible_people(st: &AppState, caller: &Caller) -> FhirResult<Vec<ServiceUser>> {
-    let rows = match (caller.role, &caller.pharmacy_id) {
-        (Role::Clinician | Role::Keyworker, _) => {
-            sqlx::query("SELECT id FROM service_users ORDER BY id")
-                .fetch_all(st.store.pool())
-                .await
-        }
-        (Role::Pharmacist, Some(pharmacy)) => {
-            sqlx::query("SELECT id FROM service_users WHERE pharmacy_id = $1 ORDER BY id")
-                .bind(pharmacy)
-                .fetch_all(st.store.pool())
-                .await
-        }
-        _ => {
-            return Err(FhirError(Error::Forbidden(
-                "administrators do not see service users' clinical records".into(),
-            )));
-        }
-    }
-    .map_err(Error::from)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let id: String = r.try_get("id").map_err(Error::from)?;
-        if let Some(su) = db::service_users::get(st.store.pool(), &id).await? {
+    caller.may(ServiceOp::ListPeople)?;
+    let ids = access::visible_ids(&st.store, caller).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, _) in &ids {
+        if let Some(su) = db::service_users::get(st.store.pool(), id).await? {
             out.push(su);
         }
     }
+    access::log_reads(&st.store, caller, &ids, Via::Fhir).await?;
     Ok(out)
 }
 
@@ -165,7 +147,7 @@ pub async fn read(
     let kind = Kind::parse(&kind).ok_or(Error::NotFound("FHIR resource type"))?;
     let missing = || FhirError(Error::NotFound("resource"));
     let su_id = owner_of(&st, kind, &id).await?.ok_or_else(missing)?;
-    let su = load_visible(&st, &caller, &su_id).await?;
+    let su = access::person(&st.store, &caller, &su_id, PersonOp::Read, Via::Fhir).await?;
     let mut conn = st.store.pool().acquire().await.map_err(Error::from)?;
     let data = load::person(&mut conn, su).await?;
     let entry = data

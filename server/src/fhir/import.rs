@@ -18,10 +18,10 @@ use super::read_request::{Subject, parse};
 use super::search::Kind;
 use super::{Fhir, FhirCaller, FhirError, FhirResult, base_url, load};
 use crate::core::AppState;
-use crate::core::access::Role;
+use crate::core::access::{self, PersonOp};
+use crate::core::prescriptions;
 use crate::error::Error;
 use crate::http::json::JsonBody;
-use crate::http::service_users::load_visible;
 
 /// The FHIR element behind a JSON API field named in a validation error.
 fn element(field: &str, r: &Value) -> String {
@@ -76,11 +76,11 @@ pub async fn import(
     FhirCaller(caller): FhirCaller,
     body: Result<JsonBody, Error>,
 ) -> FhirResult<Response> {
-    caller.require(&[Role::Clinician])?;
+    access::role_may(caller.role, PersonOp::Prescribe)?;
     let r: Value = body?.parse()?;
     let (subject, draft) = parse(&r).map_err(Error::Validation)?;
-    let su = match subject {
-        Subject::Id(id) => load_visible(&st, &caller, &id).await?,
+    let su_id = match subject {
+        Subject::Id(id) => id,
         Subject::Reference(reference) => {
             let su = by_reference(&st, &reference).await?.ok_or_else(|| {
                 Error::field(
@@ -88,11 +88,10 @@ pub async fn import(
                     "no person has this service reference here",
                 )
             })?;
-            caller.require_access(&su)?;
-            su
+            su.id
         }
     };
-    let stored = crate::http::prescriptions::create_for(&st, &caller, &su, draft)
+    let (stored, su) = prescriptions::issue(&st, &caller, &su_id, draft)
         .await
         .map_err(|e| in_fhir_terms(e, &r))?;
     let mut conn = st.store.pool().acquire().await.map_err(Error::from)?;

@@ -105,3 +105,29 @@ pub async fn id_by_email(pool: &sqlx::AnyPool, email: &str) -> Result<Option<Str
         None => None,
     })
 }
+
+/// Sets (or clears) a staff member's team, audited with the old and new team.
+pub async fn set_team(
+    w: &mut WriteTx,
+    actor: &Actor,
+    staff_id: &str,
+    team: Option<&str>,
+) -> Result<()> {
+    let old: Option<String> = sqlx::query("SELECT team FROM staff WHERE id = $1")
+        .bind(staff_id)
+        .fetch_one(&mut *w.tx)
+        .await?
+        .try_get("team")?;
+    sqlx::query("UPDATE staff SET team = $1 WHERE id = $2")
+        .bind(team)
+        .bind(staff_id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.audit(
+        actor,
+        "staff.team",
+        &format!("staff:{staff_id}"),
+        serde_json::json!({"from": old, "to": team}),
+    )
+    .await
+}
