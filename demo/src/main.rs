@@ -181,6 +181,7 @@ async fn seed(app: &Application) -> anyhow::Result<Seeded> {
             email: "admin@demo.sotto.invalid".into(),
             role: Role::Admin,
             pharmacy_id: None,
+            team: None,
         },
     )
     .await?;

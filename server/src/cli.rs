@@ -171,6 +171,7 @@ pub async fn run_admin(
                 email,
                 role,
                 pharmacy_id,
+                team: None,
             };
             let actor = audit::Actor("cli".into());
             let created = create_as(&store, &actor, req).await.map_err(|e| match e {

@@ -26,6 +26,7 @@ pub struct StaffForm {
     pub email: String,
     pub role: String,
     pub pharmacy_id: String,
+    pub team: String,
     pub password: String,
 }
 
@@ -60,7 +61,9 @@ async fn build(
 ) -> Result<String> {
     user.caller.may(ServiceOp::CreateStaff)?;
     let rows =
-        sqlx::query("SELECT id, name, email, role, password_hash FROM staff ORDER BY role, name")
+        sqlx::query(
+            "SELECT id, name, email, role, team, password_hash FROM staff ORDER BY role, name",
+        )
             .fetch_all(st.store.pool())
             .await?;
     let pharmacies = db::pharmacies::list(st.store.pool()).await?;
@@ -69,7 +72,7 @@ async fn build(
         let id: String = r.try_get("id")?;
         let has_password = r.try_get::<Option<String>, _>("password_hash")?.is_some();
         table.push_str(&format!(
-            "<tr><td>{name}</td><td>{email}</td><td>{role}</td><td>{can}</td><td>\
+            "<tr><td>{name}</td><td>{email}</td><td>{role}</td><td>{team}</td><td>{can}</td><td>\
              <form method=\"post\" action=\"/console/staff/{id}/password\" class=\"inline\">{csrf}\
              <label class=\"visually-hidden\" for=\"pw-{id}\">New password for {name}</label>\
              <input id=\"pw-{id}\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"12\" size=\"16\">\
@@ -78,6 +81,7 @@ async fn build(
             name = esc(&r.try_get::<String, _>("name")?),
             email = esc(&r.try_get::<String, _>("email")?),
             role = esc(&r.try_get::<String, _>("role")?),
+            team = esc(&r.try_get::<Option<String>, _>("team")?.unwrap_or_default()),
             can = if has_password { "yes" } else { "no (token only)" },
             verb = if has_password { "Reset" } else { "Set" },
             csrf = csrf_field(&user.csrf),
@@ -90,12 +94,12 @@ async fn build(
          {name}{email}<label for=\"role\">Role</label><select id=\"role\" name=\"role\">\
          <option value=\"keyworker\"{k}>keyworker</option><option value=\"clinician\"{c}>clinician</option>\
          <option value=\"pharmacist\"{p}>pharmacist</option><option value=\"admin\"{a}>admin</option></select>{role_err}\
-         {pharmacy}{password}<div><button type=\"submit\">Create</button></div></form>",
+         {pharmacy}{team}{password}<div><button type=\"submit\">Create</button></div></form>",
         table = html::scroll(
             "Staff",
             &format!(
                 "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">E-mail</th>\
-                 <th scope=\"col\">Role</th><th scope=\"col\">Console sign-in</th>\
+                 <th scope=\"col\">Role</th><th scope=\"col\">Team</th><th scope=\"col\">Console sign-in</th>\
                  <th scope=\"col\">Password</th></tr></thead><tbody>{table}</tbody></table>"
             )
         ),
@@ -109,6 +113,12 @@ async fn build(
         a = sel("admin"),
         role_err = html::field_error(errors, "role"),
         pharmacy = pharmacy_choice(&pharmacies, f, errors),
+        team = input(
+            "team",
+            "Team (keyworkers and clinicians; colleagues in one team cover each other's caseloads)",
+            "text",
+            &f.team
+        ),
         password = input(
             "password",
             "Console password (optional; at least 12 characters)",
@@ -178,6 +188,7 @@ pub async fn create(
             email: f.email.clone(),
             role,
             pharmacy_id: Some(f.pharmacy_id.trim().to_string()).filter(|p| !p.is_empty()),
+            team: Some(f.team.trim().to_string()).filter(|t| !t.is_empty()),
         };
         let created = staff::create(&st.store, &user.caller, req).await?;
         if !f.password.is_empty() {

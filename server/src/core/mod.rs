@@ -3,6 +3,7 @@
 //! and `sync/` (the MQTT link) — parse, call the core and render; nothing here imports them.
 
 pub mod access;
+pub mod break_glass;
 pub mod counter_state;
 pub mod db;
 pub mod dispensing;

@@ -65,6 +65,10 @@ pub struct CreateStaff {
     pub role: Role,
     /// Required for pharmacists (the one pharmacy they work at), refused for other roles.
     pub pharmacy_id: Option<String>,
+    /// Keyworkers and clinicians only: colleagues in one team cover each other's caseloads.
+    #[serde(default)]
+    #[schema(max_length = 100, example = "North team")]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -97,6 +101,17 @@ pub async fn create_as(store: &Store, actor: &Actor, req: CreateStaff) -> Result
             "only pharmacists are bound to a pharmacy",
         )),
     }
+    let team = match req.team.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(_) if !matches!(req.role, Role::Keyworker | Role::Clinician) => {
+            errs.0.push(sotto_domain::FieldError::new(
+                "team",
+                "teams are for keyworkers and clinicians",
+            ));
+            None
+        }
+        Some(t) => errs.take(values::parse_text("team", t, 100, true)),
+    };
     errs.into_result()?;
     let (Some(name), Some(email)) = (name, email) else {
         unreachable!("errors returned above")
@@ -114,6 +129,9 @@ pub async fn create_as(store: &Store, actor: &Actor, req: CreateStaff) -> Result
         pharmacy_id: req.pharmacy_id,
     };
     let created = db::staff::insert(&mut w, actor, &new).await?;
+    if let Some(team) = team {
+        db::staff::set_team(&mut w, actor, &created.id, Some(&team)).await?;
+    }
     w.commit().await?;
     tracing::info!(staff_id = %created.id, role = new.role.as_str(), "staff created");
     Ok(StaffCreated {
@@ -139,6 +157,14 @@ pub async fn set_password(store: &Store, caller: &Caller, id: &str, password: &s
         return Err(Error::NotFound("staff member"));
     }
     w.commit().await
+}
+
+/// A staff member's team; `null` (or empty) takes them out of any team.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTeam {
+    #[schema(max_length = 100, example = "North team")]
+    pub team: Option<String>,
 }
 
 /// Puts a keyworker or clinician in a team, or takes them out of it (`None`), admins only: staff

@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::json::JsonBody;
 use super::params::{Path, Query};
 use crate::core::AppState;
+use crate::core::break_glass::{self, AccessEntry, BreakGlass, GlassBroken};
 use crate::core::access::{self, Caller, PersonOp, ServiceOp, Via};
 use crate::core::db::{self, service_users::MissedDose, service_users::ServiceUser};
 use crate::core::service_users::{self, CreateServiceUser, ServiceUserRecord, SetKeyworker};
@@ -24,6 +25,36 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_status))
         .routes(routes!(missed_doses))
         .routes(routes!(dispenses))
+        .routes(routes!(break_glass))
+        .routes(routes!(access_log))
+}
+
+#[utoipa::path(post, path = "/api/v1/service-users/{id}/break-glass", operation_id = "breakGlass", summary = "Open a record outside your caseload, with a reason (audited; the service is told)", tag = "service users",
+    request_body = BreakGlass, security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 201, body = GlassBroken), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+async fn break_glass(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<GlassBroken>)> {
+    let req: BreakGlass = body.parse()?;
+    let opened = break_glass::open(&st, &caller, &id, &req.reason).await?;
+    Ok((StatusCode::CREATED, Json(opened)))
+}
+
+#[utoipa::path(get, path = "/api/v1/service-users/{id}/access-log", operation_id = "getAccessLog", summary = "List who read this person's record, when and how", tag = "service users",
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<AccessEntry>), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+async fn access_log(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AccessEntry>>> {
+    Ok(Json(break_glass::access_log(&st, &caller, &id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/service-users/{id}/dispenses", operation_id = "listDispenses", summary = "List what the pharmacy handed over or withheld", tag = "service users",

@@ -110,6 +110,26 @@ pub fn safety_hold(to: &str, reference: &str, consecutive_days: u32, link: &str)
     )
 }
 
+/// To the service (and the person's keyworker of record): a staff member opened a record outside
+/// their caseload. The reason they gave stays in Sotto (it may name the person); the mail says
+/// who, whose record by reference, and when.
+pub fn break_glass(to: &str, staff_name: &str, reference: &str, until: &str, link: &str) -> Mail {
+    let body = format!(
+        "Hello,\n\n\
+         {staff_name} opened the record of {reference} outside their caseload\n\
+         (\"break glass\"), with a reason recorded in Sotto. The record stays open\n\
+         to them until {until} (UTC). If this was not expected, please follow it up.\n\n\
+         The record, its access log and the reason:\n\
+         {link}\n\n{FOOTER}"
+    );
+    mail(
+        to,
+        format!("Sotto: record of {reference} opened outside the caseload"),
+        body,
+        "break_glass",
+    )
+}
+
 /// To the service user (opt-in): the service's own wording, and its phone number if given.
 /// No clinical words at all: other people may see this person's inbox.
 pub fn heads_up_placed(to: &str, text: &str, phone: Option<&str>) -> Mail {
