@@ -24,6 +24,7 @@ mod http;
 mod mqtt;
 mod store;
 mod sync;
+mod today;
 
 /// The counter API's request decoders, exactly as the handlers run them: public only for the
 /// fuzz targets in `fuzz/`, which feed them arbitrary bytes.
