@@ -65,7 +65,7 @@ summary{cursor:pointer;font-weight:600;min-height:24px;padding:.5rem 0}\
 dt{font-weight:700;margin-top:.4rem}\
 table{border-collapse:collapse;max-width:100%}th,td{text-align:left;padding:.2rem .6rem .2rem 0;vertical-align:top}\
 caption{text-align:left}main{overflow-wrap:break-word}a{color:#0b4a8b}\
-main>p>a,.notice a{display:inline-block;min-height:24px;padding:.3rem 0}\
+main>p>a,.notice a,.back a{display:inline-block;min-height:24px;padding:.3rem 0}\
 @media (max-width:600px){main{padding:.6rem}header{padding:.5rem .6rem}\
 .code{font-size:3rem;min-width:4.2rem}.status{gap:.6rem}}\
 .today h2{font-size:1.2rem;margin:1.2rem 0 .3rem}\

@@ -275,7 +275,7 @@ async fn render(
                 Search::Name(..) => "No one found with that name and date of birth.",
             };
             let html = results(&view, &people, &local, none_found)
-                + "<p><a href=\"/\">Back to today's list</a></p>";
+                + "<p class=\"back\"><a href=\"/\">Back to today's list</a></p>";
             (view, html)
         }
         Request::Nothing => {
