@@ -84,6 +84,32 @@ impl DueView {
             .iter()
             .filter(|d| !d.supervised && !d.pharmacy_closed)
     }
+
+    /// What is prepared for this hand-over (Home Office clause 5, "dispense daily doses in
+    /// separate containers"): one measure for the dose taken at the counter, and one container
+    /// per take-home day, never one container for several days.
+    pub fn containers(&self) -> Containers {
+        Containers {
+            measured_here: usize::from(self.supervised_dose_mg.is_some()),
+            take_home: self.take_home().count(),
+        }
+    }
+}
+
+/// The containers one hand-over needs: one per daily dose (see [`DueView::containers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Containers {
+    /// The supervised dose, measured out to be taken at the counter (0 or 1).
+    pub measured_here: usize,
+    /// Separate containers, one per take-home day.
+    pub take_home: usize,
+}
+
+impl Containers {
+    /// Every daily dose prepared, each in its own measure or container.
+    pub fn total(&self) -> usize {
+        self.measured_here + self.take_home
+    }
 }
 
 /// The pharmacy's zone, falling back to Europe/London (unknown yet, or a name we can't read).
@@ -99,38 +125,57 @@ pub fn zone(pharmacy: Option<&PharmacyInfo>) -> Tz {
 /// late closure moved onto today is still due after today's supply; and at the clause 3 limit
 /// of consecutive days without a dose since the last review, E.
 pub fn person_status(person: &PersonState, today: NaiveDate, local: &LocalRecords) -> PersonStatus {
-    let assessment = assess_person(person, today, local);
+    status_from(
+        person,
+        today,
+        &assess_person(person, today, today, local),
+        local,
+    )
+}
+
+/// What the counter shows for `person` on `date`, from `assessment` (made by
+/// [`assess_person`] for that date): the lookup page and today's list both read it.
+pub fn status_from(
+    person: &PersonState,
+    date: NaiveDate,
+    assessment: &Assessment,
+    local: &LocalRecords,
+) -> PersonStatus {
     let code = assessment.code;
     let due = match (&assessment.plan, code) {
         (DayPlan::Collect(due), StatusCode::A) => Some(due_view(due)),
         _ => None,
     };
-    let withheld_at = local
-        .supplies
-        .iter()
-        .filter(|s| s.record.withheld && s.record.collect_on == today)
-        .map(|s| s.at)
-        .max();
-    let supplied_at = local
-        .supplies
-        .iter()
-        .filter(|s| !s.record.withheld && s.record.collect_on == today)
-        .map(|s| s.at)
-        .max();
+    let last_at = |withheld: bool| {
+        local
+            .supplies
+            .iter()
+            .filter(|s| s.record.withheld == withheld && s.record.collect_on == date)
+            .map(|s| s.at)
+            .max()
+    };
     PersonStatus {
         code,
         due,
-        next_collection: next_collection(&person.prescriptions, today),
-        supplied_at,
-        withheld_at,
+        next_collection: next_collection(&person.prescriptions, date),
+        supplied_at: last_at(false),
+        withheld_at: last_at(true),
         days_without_dose: assessment.run,
-        no_dose_since: assessment.ledger.no_dose_since(today),
-        ledger: assessment.ledger.last_days(today, SHOWN_DAYS),
+        no_dose_since: assessment.ledger.no_dose_since(date),
+        ledger: assessment.ledger.last_days(date, SHOWN_DAYS),
     }
 }
 
-/// The dose ledger's assessment of `person` on `today` from this counter's records.
-pub fn assess_person(person: &PersonState, today: NaiveDate, local: &LocalRecords) -> Assessment {
+/// The dose ledger's assessment of `person` on `date` from this counter's records, `today`
+/// being the pharmacy's local date. A later date is assessed as the counter will see it that
+/// day once every day before it is settled (closed here); until then, as prescribed for it.
+pub fn assess_person(
+    person: &PersonState,
+    date: NaiveDate,
+    today: NaiveDate,
+    local: &LocalRecords,
+) -> Assessment {
+    let today = assessed_as_of(date, today, local.last_closed);
     let prescriptions = schedules(&person.prescriptions);
     let supplies = local.records();
     // Nothing can be handed over for a day gone by: every day before today is settled.
@@ -148,7 +193,25 @@ pub fn assess_person(person: &PersonState, today: NaiveDate, local: &LocalRecord
         records_from: local.enrolled_on,
     };
     let holds: Vec<HoldKind> = person.holds.iter().map(|h| h.kind).collect();
-    assess(&input, &holds, today, today)
+    assess(&input, &holds, date, today)
+}
+
+/// The day a list for `date` is assessed as of: `date` itself once every day before it is
+/// closed here (its supplies final), else `today` (a later date then shows what is
+/// prescribed for it).
+pub fn assessed_as_of(
+    date: NaiveDate,
+    today: NaiveDate,
+    last_closed: Option<NaiveDate>,
+) -> NaiveDate {
+    let settled_before = date
+        .pred_opt()
+        .is_some_and(|before| last_closed.is_some_and(|c| c >= before));
+    if date > today && settled_before {
+        date
+    } else {
+        today
+    }
 }
 
 /// The days `person` had no dose in hand that closing `date` settles — `date` itself and the
@@ -218,7 +281,7 @@ fn next_collection(prescriptions: &[PrescriptionState], today: NaiveDate) -> Opt
         .min()
 }
 
-fn due_view(due: &Due) -> DueView {
+pub(crate) fn due_view(due: &Due) -> DueView {
     DueView {
         collect_on: due.collect_on,
         supervised_dose_mg: due.supervised_dose().map(|d| d.as_mg()),

@@ -9,7 +9,9 @@
 //! - `counter`: codes, hand-over and staleness for one person today.
 //! - `store/reports`: supplies, closed days and the reports outbox (one transaction each).
 //! - `closing`: closing the day (missed doses), by itself at closing time and at start-up.
-//! - `http`: the counter page (with the supply and close-day forms), `/api/status`,
+//! - `today`: today's list (and tomorrow's): who is due, with their containers (clause 5).
+//! - `http`: the counter page (today's list, its print view, the supply and close-day
+//!   forms), `/api/status`, `/api/today`,
 //!   `/api/supplies`, `/api/close-day` and `/healthz`, behind `http::guard` (only the page
 //!   itself or a local program with the API token may change anything).
 //! - [`clock`]: the time, injectable so tests need no sleeping or real midnight.
@@ -24,6 +26,7 @@ mod http;
 mod mqtt;
 mod store;
 mod sync;
+mod today;
 
 /// The counter API's request decoders, exactly as the handlers run them: public only for the
 /// fuzz targets in `fuzz/`, which feed them arbitrary bytes.

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connected, person, snapshot, without_form_tokens};
+use common::{assert_discreet, connected, person, snapshot};
 use sotto_domain::HoldKind::{Attend, Safety};
 
 /// A client holding three people: one under code D, one under E, one with a hostile name.
@@ -21,13 +21,6 @@ async fn counter_with_people() -> (common::TestClient, common::FakeServer, tempf
     server.send(snapshot(1, &id, people)).await;
     client.wait_for_code("SU-3", "A").await;
     (client, server, dir)
-}
-
-fn assert_discreet(html: &str) {
-    let lower = without_form_tokens(html).to_lowercase();
-    for word in ["hold", "reason", "missed", "refused"] {
-        assert!(!lower.contains(word), "the page says {word:?}: {html}");
-    }
 }
 
 #[tokio::test]

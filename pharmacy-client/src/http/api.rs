@@ -1,4 +1,5 @@
-//! JSON endpoints: `/api/status` (the code for a reference), `/api/supplies` (record what was
+//! JSON endpoints: `/api/status` (the code for a reference), `/api/today` (today's list, the
+//! one read that names people: it needs the API token), `/api/supplies` (record what was
 //! handed over), `/api/close-day` and `/healthz`.
 //! The status JSON deliberately carries no name or date of birth: the code is enough for a
 //! machine, and the counter page shows identity to the pharmacist.
@@ -16,8 +17,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::supply::{self, Recorded, SupplyRequest};
 use crate::closing::{CloseRefused, CloseRequest, Closed, ClosedBy};
-use crate::counter::DueView;
+use crate::counter::{Containers, DueView};
 use crate::store::Search;
+use crate::today::{self, Kind};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct StatusQuery {
@@ -236,4 +238,161 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Value>
             .clock_problem(state.max_clock_skew)
             .map(|p| p.message(crate::counter::zone(meta.pharmacy.as_ref()))),
     })))
+}
+
+/// `GET /api/today?date=&sort=`: today's list (or another day's, up to a week ahead), as the
+/// counter's home page shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct TodayResponse {
+    date: NaiveDate,
+    /// The pharmacy's local date now.
+    today: NaiveDate,
+    sort: &'static str,
+    pharmacy: Option<String>,
+    /// The pharmacy opens on `date`.
+    pharmacy_open: bool,
+    /// A later day not final yet: a day before it is not closed, so anyone who does not
+    /// collect before then may have more due.
+    provisional: bool,
+    synced_at: Option<DateTime<Utc>>,
+    stale: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock_problem: Option<String>,
+    people: Vec<TodayRow>,
+}
+
+/// One person on the list. Under D and E only the code: nothing to prepare, and never why.
+#[derive(Debug, Serialize)]
+pub(crate) struct TodayRow {
+    reference: String,
+    given_name: String,
+    family_name: String,
+    code: char,
+    meaning: &'static str,
+    /// `supervised`, `supervised_and_take_home` or `take_home`; null under D and E.
+    kind: Option<Kind>,
+    /// Every dose handed over that day, by the day it is for.
+    doses: Vec<TodayDose>,
+    total_mg: Option<f64>,
+    /// One measure for the dose taken here, one container per take-home day (clause 5).
+    containers: Option<TodayContainers>,
+    /// Handed over here that day, nothing more due.
+    supplied: bool,
+    supplied_at: Option<DateTime<Utc>>,
+    withheld_at: Option<DateTime<Utc>>,
+    /// Can be recorded now (`POST /api/supplies`): due today, data confirmed, clock right.
+    can_supply: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TodayDose {
+    date: NaiveDate,
+    dose_mg: f64,
+    /// Taken at the counter.
+    supervised: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TodayContainers {
+    total: usize,
+    measured_here: usize,
+    take_home: usize,
+}
+
+impl From<Containers> for TodayContainers {
+    fn from(c: Containers) -> Self {
+        TodayContainers {
+            total: c.total(),
+            measured_here: c.measured_here,
+            take_home: c.take_home,
+        }
+    }
+}
+
+/// The list's `date` and `sort` from the query; any other parameter, or one given twice, is
+/// refused by name.
+fn today_query(params: &[(String, String)]) -> (Option<&str>, Option<&str>, Vec<FieldError>) {
+    let (mut date, mut sort, mut errors) = (None, None, Vec::new());
+    for (name, value) in params {
+        let slot = match name.as_str() {
+            "date" => &mut date,
+            "sort" => &mut sort,
+            _ => {
+                errors.push(FieldError::new(
+                    name,
+                    "is not a parameter of this request (date, sort)",
+                ));
+                continue;
+            }
+        };
+        if slot.replace(value.as_str()).is_some() {
+            errors.push(FieldError::new(name, "is given more than once"));
+        }
+    }
+    (date, sort, errors)
+}
+
+#[tracing::instrument(skip_all)]
+pub(crate) async fn today(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<TodayResponse>, ApiError> {
+    let (date, sort, mut errors) = today_query(&params);
+    let (meta, people) = state.store.everyone().await?;
+    let view = state.view(meta, state.clock.now());
+    let asked = today::parse_query(date, sort, view.today);
+    let (date, sort) = match asked {
+        Ok(asked) if errors.is_empty() => asked,
+        Ok(_) => return Err(ApiError::BadQuery(errors)),
+        Err(more) => {
+            errors.extend(more);
+            return Err(ApiError::BadQuery(errors));
+        }
+    };
+    let list = super::today_page::day_list(&state, &view, &people, date, sort).await?;
+    let recordable = date == view.today && view.clock.is_none() && !view.freshness.stale;
+    let people = list
+        .rows
+        .iter()
+        .map(|r| TodayRow {
+            reference: r.reference.clone(),
+            given_name: r.given_name.clone(),
+            family_name: r.family_name.clone(),
+            code: r.code.letter(),
+            meaning: r.code.meaning(),
+            kind: r.kind(),
+            doses: r
+                .hand_over
+                .iter()
+                .flat_map(|h| {
+                    h.doses
+                        .iter()
+                        .filter(|d| !d.pharmacy_closed)
+                        .map(|d| TodayDose {
+                            date: d.date,
+                            dose_mg: d.dose_mg.as_mg(),
+                            supervised: d.supervised,
+                        })
+                })
+                .collect(),
+            total_mg: r.hand_over.as_ref().map(|h| h.total_mg),
+            containers: r.containers().map(TodayContainers::from),
+            supplied: r.supplied(),
+            supplied_at: r.supplied_at,
+            withheld_at: r.withheld_at,
+            can_supply: recordable && r.due().is_some(),
+        })
+        .collect();
+    Ok(Json(TodayResponse {
+        date,
+        today: view.today,
+        sort: sort.as_str(),
+        pharmacy: view.meta.pharmacy.as_ref().map(|p| p.name.clone()),
+        pharmacy_open: list.open,
+        provisional: list.provisional,
+        synced_at: view.freshness.synced_at,
+        stale: view.freshness.stale,
+        clock_problem: view.clock.map(|p| p.message(view.zone)),
+        people,
+    }))
 }

@@ -14,6 +14,9 @@ use crate::error::Error;
 pub enum ApiError {
     #[error("the query parameter `{0}` is required")]
     MissingParameter(&'static str),
+    /// Query parameters to put right, each named (unknown ones too).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    BadQuery(Vec<FieldError>),
     #[error("the body must be a JSON object: {0}")]
     NotJson(String),
     /// Fields to put right, each named.
@@ -56,6 +59,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, title) = match &self {
             ApiError::MissingParameter(_) => (StatusCode::BAD_REQUEST, "Missing parameter"),
+            ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "Invalid query"),
             ApiError::NotJson(_) => (StatusCode::BAD_REQUEST, "Not JSON"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid request"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "Not possible now"),
@@ -86,7 +90,9 @@ impl IntoResponse for ApiError {
             ApiError::MissingParameter(field) => {
                 body["errors"] = json!([{"field": field, "message": "is required"}]);
             }
-            ApiError::Invalid(errors) => body["errors"] = json!(errors),
+            ApiError::Invalid(errors) | ApiError::BadQuery(errors) => {
+                body["errors"] = json!(errors);
+            }
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();

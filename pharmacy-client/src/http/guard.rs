@@ -185,16 +185,37 @@ pub(crate) async fn require_api_token(
     if !json {
         return ApiError::NotJsonContentType.into_response();
     }
+    if !bearer_ok(&state, headers) {
+        return ApiError::Unauthorized.into_response();
+    }
+    next.run(request).await
+}
+
+/// For the JSON API's reads that name people (`GET /api/today` lists everyone due, with
+/// their names): the API token, as for its POSTs (401 otherwise).
+pub(crate) async fn require_api_token_to_read(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !bearer_ok(&state, request.headers()) {
+        return ApiError::Unauthorized.into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether the request carries the API token as `Authorization: Bearer …`.
+fn bearer_ok(state: &AppState, headers: &HeaderMap) -> bool {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if !same_secret(token.trim(), &state.guard.api_token) {
+    let ok = same_secret(token.trim(), &state.guard.api_token);
+    if !ok {
         tracing::warn!("refused an API request without the counter's token");
-        return ApiError::Unauthorized.into_response();
     }
-    next.run(request).await
+    ok
 }
 
 #[cfg(test)]

@@ -65,9 +65,31 @@ summary{cursor:pointer;font-weight:600;min-height:24px;padding:.5rem 0}\
 dt{font-weight:700;margin-top:.4rem}\
 table{border-collapse:collapse;max-width:100%}th,td{text-align:left;padding:.2rem .6rem .2rem 0;vertical-align:top}\
 caption{text-align:left}main{overflow-wrap:break-word}a{color:#0b4a8b}\
-main>p>a,.notice a{display:inline-block;min-height:24px;padding:.3rem 0}\
+main>p>a,.notice a,.back a{display:inline-block;min-height:24px;padding:.3rem 0}\
 @media (max-width:600px){main{padding:.6rem}header{padding:.5rem .6rem}\
 .code{font-size:3rem;min-width:4.2rem}.status{gap:.6rem}}\
+.today h2{font-size:1.2rem;margin:1.2rem 0 .3rem}\
+.tabs{display:flex;flex-wrap:wrap;gap:.4rem;margin:.3rem 0}\
+.tabs a{display:inline-block;min-height:24px;padding:.45rem .8rem;border:1px solid #8a94a6;\
+border-radius:4px;text-decoration:none}.tabs a[aria-current]{background:#1d3557;color:#fff}\
+.sort a[aria-current]{font-weight:700;color:#1a1a1a}\
+.scroll{overflow-x:auto;max-width:100%}\
+.list{border-collapse:collapse;width:100%}\
+.list th,.list td{border-bottom:1px solid #c8d0dc;padding:.35rem .6rem .35rem 0}\
+.list-code{font-size:1.5rem;font-weight:700;color:#1d3557}\
+.list form{border:0;padding:0}.list button{margin-top:0}.list p{margin:0}\
+.doses{margin:0;padding:0;list-style:none}.small{font-size:.9rem}\
+.sheet{max-width:none;color:#000;background:#fff}.sheet h1{font-size:1.3rem;margin:0}\
+.sheet table{width:100%;border-collapse:collapse}\
+.sheet th,.sheet td{border:1px solid #000;padding:.25rem .4rem}\
+.sheet-date{font-size:1.15rem;font-weight:700;margin:.2rem 0 .6rem}\
+.box{display:inline-block;width:1.1rem;height:1.1rem;border:2px solid #000}\
+.line{display:inline-block;width:18rem;max-width:60%;border-bottom:1px solid #000}\
+.signature{margin-top:1.5rem}\
+@media print{header,nav,form,button,.no-print{display:none!important}\
+body{font-size:11pt;color:#000;background:#fff}main{padding:0;max-width:none}\
+.scroll{overflow:visible}a{color:#000;text-decoration:none}\
+.stale,.notice{border-color:#000;background:#fff}}\
 ";
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub(crate) mod guard;
 mod html;
 mod page;
 mod supply;
+mod today_page;
 
 // The request decoders, exactly as the handlers run them (re-exported for the fuzz targets).
 pub use api::{CloseDayRequest, close_day_request, supply_request};
@@ -54,13 +55,22 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/supplies", post(api::supplies))
         .route("/api/close-day", post(api::close_day))
         .route_layer(from_fn_with_state(state.clone(), guard::require_api_token));
+    let api_reads = Router::new()
+        .route("/api/today", get(api::today))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            guard::require_api_token_to_read,
+        ));
     Router::new()
         .route("/", get(page::counter))
+        .route("/today", get(page::counter))
+        .route("/today/print", get(today_page::print))
         .route("/supply", post(page::supply))
         .route("/close-day", post(close_page::close_day))
         .route("/api/status", get(api::status))
         .route("/healthz", get(api::healthz))
         .merge(api)
+        .merge(api_reads)
         .layer(from_fn_with_state(state.clone(), guard::check_request))
         .with_state(state)
 }
@@ -117,6 +127,15 @@ impl AppState {
 impl View {
     fn status_of(&self, person: &PersonState, local: &LocalRecords) -> PersonStatus {
         counter::person_status(person, self.today, local)
+    }
+
+    /// The pharmacy's opening pattern (open every day until the first snapshot).
+    fn calendar(&self) -> sotto_domain::PharmacyCalendar {
+        self.meta
+            .pharmacy
+            .as_ref()
+            .map(counter::calendar)
+            .unwrap_or_default()
     }
 
     /// The hidden field that carries the form token.

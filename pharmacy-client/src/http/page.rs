@@ -1,7 +1,9 @@
 //! `GET /`: the counter page. Plain server-rendered HTML that works without JavaScript:
-//! two GET forms (reference; family name + date of birth) and the results below them; under
-//! code A, a POST form to record the supply (or that nothing was supplied), which redirects
-//! back to the person (303) or shows the page again with what to put right.
+//! two GET forms (reference; family name + date of birth) and the results below them, or,
+//! without a search, today's list (`today_page`; `GET /today?date=&sort=` for another day or
+//! order); under code A, a POST form to record the supply (or that nothing was supplied),
+//! which redirects back to the person — or to the list it was posted from — (303) or shows
+//! the page again with what to put right.
 //!
 //! Discretion is the point: one neutral letter, neutral words, never why supply is paused.
 
@@ -30,6 +32,9 @@ pub(super) struct PageQuery {
     date_of_birth: Option<String>,
     /// Set by the redirect after a supply form: `supplied` or `not_supplied`.
     done: Option<String>,
+    /// The list's day (`YYYY-MM-DD`; today when absent) and order (`today::SortBy`).
+    pub(super) date: Option<String>,
+    pub(super) sort: Option<String>,
 }
 
 /// The supply form, as posted.
@@ -44,6 +49,10 @@ pub struct SupplyForm {
     why: Option<String>,
     /// The page's form token: a form from anywhere else does not have it.
     csrf: Option<String>,
+    /// `today` when posted from today's list: the answer goes back to the list (in `sort`'s
+    /// order), not to the person.
+    back: Option<String>,
+    sort: Option<String>,
 }
 
 /// The reasons offered when nothing is supplied, with their labels.
@@ -122,9 +131,17 @@ pub(crate) async fn supply(
     State(state): State<AppState>,
     Form(form): Form<SupplyForm>,
 ) -> Response {
-    let query = PageQuery {
-        reference: Some(form.reference.clone()),
-        ..PageQuery::default()
+    let from_list = form.back.as_deref() == Some("today");
+    let query = if from_list {
+        PageQuery {
+            sort: form.sort.clone(),
+            ..PageQuery::default()
+        }
+    } else {
+        PageQuery {
+            reference: Some(form.reference.clone()),
+            ..PageQuery::default()
+        }
     };
     if !state.guard.form_token_ok(form.csrf.as_deref()) {
         tracing::warn!("refused a supply form without the page's token");
@@ -150,10 +167,14 @@ pub(crate) async fn supply(
             } else {
                 "not_supplied"
             };
-            let location = format!(
-                "/?reference={}&done={done}",
-                encode_component(&recorded.reference)
-            );
+            let location = if from_list {
+                super::today_page::after_supply(&recorded.reference, form.sort.as_deref(), done)
+            } else {
+                format!(
+                    "/?reference={}&done={done}",
+                    encode_component(&recorded.reference)
+                )
+            };
             (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
         }
         Err(ApiError::Internal(error)) => {
@@ -206,7 +227,7 @@ impl SupplyForm {
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
-fn encode_component(text: &str) -> String {
+pub(super) fn encode_component(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -225,17 +246,16 @@ pub(super) async fn respond(
 ) -> Response {
     match render(state, query, message.as_deref()).await {
         Ok(html) => (status, html).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "counter page failed");
-            let body = "<main><p class=\"notice\">This computer could not read its saved data. \
-                        Try again; if it keeps happening, phone the service.</p></main>";
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                page("Sotto counter", body),
-            )
-                .into_response()
-        }
+        Err(error) => unreadable("Sotto counter", &error),
     }
+}
+
+/// The plain page shown when the local store cannot be read (the cause is logged).
+pub(super) fn unreadable(title: &str, error: &Error) -> Response {
+    tracing::error!(%error, "counter page failed");
+    let body = "<main><p class=\"notice\">This computer could not read its saved data. \
+                Try again; if it keeps happening, phone the service.</p></main>";
+    (StatusCode::INTERNAL_SERVER_ERROR, page(title, body)).into_response()
 }
 
 async fn render(
@@ -254,10 +274,16 @@ async fn render(
                 Search::Reference(_) => "No one found with that reference.",
                 Search::Name(..) => "No one found with that name and date of birth.",
             };
-            let html = results(&view, &people, &local, none_found);
+            let html = results(&view, &people, &local, none_found)
+                + "<p class=\"back\"><a href=\"/\">Back to today's list</a></p>";
             (view, html)
         }
-        Request::Nothing => (state.view(state.store.meta().await?, now), String::new()),
+        Request::Nothing => {
+            let (meta, people) = state.store.everyone().await?;
+            let view = state.view(meta, now);
+            let list = super::today_page::section(state, &view, &people, query).await?;
+            (view, list)
+        }
         Request::Unclear(hint) => (state.view(state.store.meta().await?, now), notice(hint)),
     };
     let results = match message {
@@ -469,6 +495,31 @@ fn details(view: &View, person: &PersonState, status: &PersonStatus) -> String {
 /// nothing was supplied, with a reason. Plain POST forms; the hidden fields say what the page
 /// showed, so a page left open while things changed is refused rather than misrecorded.
 fn supply_forms(view: &View, person: &PersonState, due: &crate::counter::DueView) -> String {
+    let options: String = REASONS
+        .iter()
+        .map(|(_, value, text)| format!("<option value=\"{value}\">{text}</option>"))
+        .collect();
+    let id = esc(&person.service_user_id);
+    format!(
+        "<div class=\"forms\">{supplied}\
+         <form method=\"post\" action=\"/supply\">{hidden}\
+         <label for=\"why-{id}\">Not supplying today: why?</label>\
+         <select id=\"why-{id}\" name=\"why\" required>\
+         <option value=\"\">Choose…</option>{options}</select><br>\
+         <button type=\"submit\">Record: not supplied</button></form></div>",
+        supplied = supplied_form(view, &person.reference, due, ""),
+        hidden = supply_fields(view, &person.reference),
+    )
+}
+
+/// The one-step "supplied: exactly what is due" form, on the person's page and on each due row
+/// of today's list (`extra`: hidden fields saying where to go back to).
+pub(super) fn supplied_form(
+    view: &View,
+    reference: &str,
+    due: &crate::counter::DueView,
+    extra: &str,
+) -> String {
     let take_home = due.take_home().count();
     let supervised = due.supervised_dose_mg.is_some();
     let label = match (supervised, take_home) {
@@ -476,28 +527,23 @@ fn supply_forms(view: &View, person: &PersonState, due: &crate::counter::DueView
         (true, n) => format!("Supplied: supervised dose taken + {n} take-home"),
         (false, n) => format!("Supplied: {n} take-home"),
     };
-    let hidden = format!(
+    format!(
+        "<form method=\"post\" action=\"/supply\">{hidden}{extra}\
+         <input type=\"hidden\" name=\"supervised_taken\" value=\"{supervised}\">\
+         <input type=\"hidden\" name=\"take_home_doses\" value=\"{take_home}\">\
+         <button type=\"submit\">{label}</button></form>",
+        hidden = supply_fields(view, reference),
+    )
+}
+
+/// The token, the person and the day, as every supply form carries them.
+fn supply_fields(view: &View, reference: &str) -> String {
+    format!(
         "{token}<input type=\"hidden\" name=\"reference\" value=\"{reference}\">\
          <input type=\"hidden\" name=\"date\" value=\"{today}\">",
         token = view.form_token_field(),
-        reference = esc(&person.reference),
+        reference = esc(reference),
         today = view.today,
-    );
-    let options: String = REASONS
-        .iter()
-        .map(|(_, value, text)| format!("<option value=\"{value}\">{text}</option>"))
-        .collect();
-    let id = esc(&person.service_user_id);
-    format!(
-        "<div class=\"forms\"><form method=\"post\" action=\"/supply\">{hidden}\
-         <input type=\"hidden\" name=\"supervised_taken\" value=\"{supervised}\">\
-         <input type=\"hidden\" name=\"take_home_doses\" value=\"{take_home}\">\
-         <button type=\"submit\">{label}</button></form>\
-         <form method=\"post\" action=\"/supply\">{hidden}\
-         <label for=\"why-{id}\">Not supplying today: why?</label>\
-         <select id=\"why-{id}\" name=\"why\" required>\
-         <option value=\"\">Choose…</option>{options}</select><br>\
-         <button type=\"submit\">Record: not supplied</button></form></div>"
     )
 }
 
@@ -537,7 +583,7 @@ fn reference_card() -> String {
     )
 }
 
-fn capitalise(text: &str) -> String {
+pub(super) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
         first.to_uppercase().chain(chars).collect()

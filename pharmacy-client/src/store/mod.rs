@@ -117,8 +117,7 @@ impl Store {
     /// between two separate reads could pair new people with an old sync time.
     pub async fn find(&self, search: &Search) -> Result<(Meta, Vec<PersonState>), Error> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query_as(META).fetch_one(&mut *tx).await?;
-        let meta = meta_from_row(row)?;
+        let meta = meta_in(&mut tx).await?;
         let rows: Vec<(String,)> = match search {
             Search::Reference(reference) => {
                 sqlx::query_as(
@@ -143,6 +142,25 @@ impl Store {
         let people = rows
             .into_iter()
             .map(|(json,)| parse_person(&json))
+            .collect::<Result<_, _>>()?;
+        Ok((meta, people))
+    }
+}
+
+impl Store {
+    /// Everyone this pharmacy holds, with the meta they must be read against, in one read
+    /// transaction (as [`Store::find`]): today's list.
+    pub async fn everyone(&self) -> Result<(Meta, Vec<PersonState>), Error> {
+        let mut tx = self.pool.begin().await?;
+        let meta = meta_in(&mut tx).await?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT state FROM people ORDER BY service_user_id")
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let people = rows
+            .iter()
+            .map(|(json,)| parse_person(json))
             .collect::<Result<_, _>>()?;
         Ok((meta, people))
     }

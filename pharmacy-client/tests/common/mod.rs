@@ -524,3 +524,11 @@ pub fn without_form_tokens(html: &str) -> String {
     shown.push_str(rest);
     shown
 }
+
+/// The page never says why supply is paused, nor any word others at the counter could read.
+pub fn assert_discreet(html: &str) {
+    let lower = without_form_tokens(html).to_lowercase();
+    for word in ["hold", "reason", "missed", "refused"] {
+        assert!(!lower.contains(word), "the page says {word:?}: {html}");
+    }
+}
