@@ -93,10 +93,17 @@ async fn every_template_reaches_the_wire_without_names_medicines_or_doses(db: Te
             "You're all set for your next collection.",
         ),
         templates::pharmacy_silent("ops@service.test", "FA123", day, LINK),
+        templates::break_glass(
+            "team@service.test",
+            "Kim Keyworker",
+            "SU-1042",
+            "2025-03-04 15:00",
+            LINK,
+        ),
     ];
     enqueue_committed(&db.store, &mails).await;
     let w = Worker::start(&db.store, relay_config(&smtp));
-    wait_for("all six delivered", || async { smtp.count() == 6 }).await;
+    wait_for("all seven delivered", || async { smtp.count() == 7 }).await;
     w.stop().await;
 
     let expect: [(&str, &str, &[&str]); 6] = [
