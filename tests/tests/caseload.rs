@@ -101,7 +101,11 @@ async fn try_everything(s: &Service, who: &Staff) -> Vec<StatusCode> {
     let app = &s.app;
     let p = &s.person;
     let mut out = Vec::new();
-    out.push(app.get(&who.token, &format!("/api/v1/service-users/{p}")).await.0);
+    out.push(
+        app.get(&who.token, &format!("/api/v1/service-users/{p}"))
+            .await
+            .0,
+    );
     out.push(
         app.get(&who.token, &format!("/api/v1/service-users/{p}/status"))
             .await
@@ -140,7 +144,11 @@ async fn only_the_caseload_and_its_team_act_on_a_person(backend: Backend) {
     let before = s.app.snapshot().await;
     for who in [&s.other_keyworker, &s.other_clinician] {
         let refused = try_everything(&s, who).await;
-        assert_eq!(refused, vec![StatusCode::FORBIDDEN; 3], "outside the caseload");
+        assert_eq!(
+            refused,
+            vec![StatusCode::FORBIDDEN; 3],
+            "outside the caseload"
+        );
     }
     let (status, body) = s
         .app
@@ -151,14 +159,21 @@ async fn only_the_caseload_and_its_team_act_on_a_person(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains("not on your caseload") && detail.contains("break glass"), "{detail}");
+    assert!(
+        detail.contains("not on your caseload") && detail.contains("break glass"),
+        "{detail}"
+    );
     // The pharmacy sees its own person but acts on none of this.
     let pharmacist = try_everything(&s, &s.pharmacist).await;
     assert_eq!(
         pharmacist,
         vec![StatusCode::OK, StatusCode::OK, StatusCode::FORBIDDEN]
     );
-    assert_eq!(s.app.snapshot().await, before, "a refusal changed something");
+    assert_eq!(
+        s.app.snapshot().await,
+        before,
+        "a refusal changed something"
+    );
 
     // Only the prescriber of record (or their team, or someone who broke glass) prescribes.
     let path = format!("/api/v1/service-users/{}/prescriptions", s.person);
@@ -179,7 +194,10 @@ async fn only_the_caseload_and_its_team_act_on_a_person(backend: Backend) {
         .send(
             s.app
                 .client
-                .put(s.app.url(&format!("/api/v1/service-users/{}/keyworker", s.person)))
+                .put(
+                    s.app
+                        .url(&format!("/api/v1/service-users/{}/keyworker", s.person)),
+                )
                 .bearer_auth(&s.keyworker.token)
                 .json(&json!({"keyworker_id": s.other_keyworker.id})),
         )
@@ -200,7 +218,10 @@ async fn only_the_caseload_and_its_team_act_on_a_person(backend: Backend) {
         .send(
             s.app
                 .client
-                .put(s.app.url(&format!("/api/v1/staff/{}/team", s.team_keyworker.id)))
+                .put(
+                    s.app
+                        .url(&format!("/api/v1/staff/{}/team", s.team_keyworker.id)),
+                )
                 .bearer_auth(&s.keyworker.token)
                 .json(&json!({"team": "South"})),
         )
@@ -211,7 +232,10 @@ async fn only_the_caseload_and_its_team_act_on_a_person(backend: Backend) {
         .send(
             s.app
                 .client
-                .put(s.app.url(&format!("/api/v1/staff/{}/team", s.prescriber.id)))
+                .put(
+                    s.app
+                        .url(&format!("/api/v1/staff/{}/team", s.prescriber.id)),
+                )
                 .bearer_auth(&s.app.admin.token)
                 .json(&json!({"team": null})),
         )
@@ -243,7 +267,9 @@ async fn breaking_glass_opens_one_record_for_an_hour_audited_and_mailed(backend:
     assert_eq!(body["errors"][0]["field"], "reason", "{body}");
     for who in [&s.pharmacist, &app.admin] {
         assert_eq!(
-            app.post(&who.token, &glass, json!({"reason": reason})).await.0,
+            app.post(&who.token, &glass, json!({"reason": reason}))
+                .await
+                .0,
             StatusCode::FORBIDDEN
         );
     }
@@ -308,7 +334,10 @@ async fn breaking_glass_opens_one_record_for_an_hour_audited_and_mailed(backend:
     assert_eq!(to, want);
     for m in &s.smtp.messages()[mails_before..] {
         let body = m.body();
-        assert!(body.contains("SU-1042") && body.contains("outside their caseload"), "{body}");
+        assert!(
+            body.contains("SU-1042") && body.contains("outside their caseload"),
+            "{body}"
+        );
         assert!(!body.contains("A&E") && !body.contains("Alex"), "{body}");
     }
 
@@ -387,7 +416,9 @@ async fn the_people_a_caller_is_shown_are_exactly_those_they_may_open(backend: B
         assert_eq!(status, StatusCode::OK);
         let mut may_open = BTreeSet::new();
         for p in &people {
-            let (status, _) = app.get(&who.token, &format!("/api/v1/service-users/{p}")).await;
+            let (status, _) = app
+                .get(&who.token, &format!("/api/v1/service-users/{p}"))
+                .await;
             assert!(
                 status == StatusCode::OK || status == StatusCode::FORBIDDEN,
                 "{status}"
@@ -412,15 +443,21 @@ async fn every_read_of_a_person_is_in_their_access_log(backend: Backend) {
     let log_path = format!("/api/v1/service-users/{p}/access-log");
     let (_, before) = app.get(&s.keyworker.token, &log_path).await;
     let before = before.as_array().unwrap().len();
-    app.get(&s.prescriber.token, &format!("/api/v1/service-users/{p}/status"))
-        .await;
+    app.get(
+        &s.prescriber.token,
+        &format!("/api/v1/service-users/{p}/status"),
+    )
+    .await;
     app.get(&s.pharmacist.token, &format!("/api/v1/service-users/{p}"))
         .await;
     app.get(&s.team_keyworker.token, &format!("/fhir/r4/Patient/{p}"))
         .await;
     // A refused read is not a read.
-    app.get(&s.other_keyworker.token, &format!("/api/v1/service-users/{p}"))
-        .await;
+    app.get(
+        &s.other_keyworker.token,
+        &format!("/api/v1/service-users/{p}"),
+    )
+    .await;
     let (status, log) = app.get(&s.keyworker.token, &log_path).await;
     assert_eq!(status, StatusCode::OK, "{log}");
     let log = log.as_array().unwrap();

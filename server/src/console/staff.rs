@@ -60,12 +60,11 @@ async fn build(
     errors: &[FieldError],
 ) -> Result<String> {
     user.caller.may(ServiceOp::CreateStaff)?;
-    let rows =
-        sqlx::query(
-            "SELECT id, name, email, role, team, password_hash FROM staff ORDER BY role, name",
-        )
-            .fetch_all(st.store.pool())
-            .await?;
+    let rows = sqlx::query(
+        "SELECT id, name, email, role, team, password_hash FROM staff ORDER BY role, name",
+    )
+    .fetch_all(st.store.pool())
+    .await?;
     let pharmacies = db::pharmacies::list(st.store.pool()).await?;
     let mut table = String::new();
     for r in &rows {

@@ -502,7 +502,12 @@ pub async fn visible_ids(store: &db::Store, caller: &Caller) -> Result<Vec<(Stri
 mod tests {
     use super::*;
 
-    const ROLES: [Role; 4] = [Role::Admin, Role::Clinician, Role::Keyworker, Role::Pharmacist];
+    const ROLES: [Role; 4] = [
+        Role::Admin,
+        Role::Clinician,
+        Role::Keyworker,
+        Role::Pharmacist,
+    ];
 
     /// The whole person matrix, written out as the service would describe it: every allowed
     /// (role, relation, operation); anything not listed is refused.
@@ -556,7 +561,8 @@ mod tests {
     #[test]
     fn outside_the_caseload_the_refusal_offers_break_glass() {
         for role in [Role::Keyworker, Role::Clinician] {
-            let Err(Error::Forbidden(why)) = person_rule(role, Relation::None, PersonOp::Read) else {
+            let Err(Error::Forbidden(why)) = person_rule(role, Relation::None, PersonOp::Read)
+            else {
                 panic!("{role:?} read outside the caseload was not refused");
             };
             assert!(why.contains("break glass"), "{why}");
@@ -596,7 +602,11 @@ mod tests {
                 } else {
                     Relation::Prescriber
                 };
-                assert_eq!(role_may(role, op).is_ok(), allowed(role, best, op), "{role:?} {op:?}");
+                assert_eq!(
+                    role_may(role, op).is_ok(),
+                    allowed(role, best, op),
+                    "{role:?} {op:?}"
+                );
             }
         }
     }

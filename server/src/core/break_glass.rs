@@ -32,7 +32,12 @@ pub struct GlassBroken {
 
 /// Opens `su_id`'s record to the caller, with `reason`; refused to pharmacists and
 /// administrators, and when the person is already on the caller's caseload.
-pub async fn open(st: &AppState, caller: &Caller, su_id: &str, reason: &str) -> Result<GlassBroken> {
+pub async fn open(
+    st: &AppState,
+    caller: &Caller,
+    su_id: &str,
+    reason: &str,
+) -> Result<GlassBroken> {
     access::role_may(caller.role, PersonOp::BreakGlass).or_else(|e| match e {
         // role_may asks as if on the caseload, where there is no glass: the role itself may.
         Error::Conflict { .. } => Ok(()),
@@ -121,7 +126,14 @@ pub struct AccessEntry {
 
 /// Who read this person's record, newest first (the last 500 reads).
 pub async fn access_log(st: &AppState, caller: &Caller, su_id: &str) -> Result<Vec<AccessEntry>> {
-    access::person(&st.store, caller, su_id, PersonOp::ReadAccessLog, access::Via::Api).await?;
+    access::person(
+        &st.store,
+        caller,
+        su_id,
+        PersonOp::ReadAccessLog,
+        access::Via::Api,
+    )
+    .await?;
     let rows = sqlx::query(
         "SELECT at, staff_id, via, relation FROM access_log WHERE service_user_id = $1 \
          ORDER BY at DESC, id DESC LIMIT 500",
