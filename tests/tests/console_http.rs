@@ -17,7 +17,70 @@ on_both_backends!(
     an_admin_creates_staff_and_resets_passwords_from_the_console,
     lifting_previews_the_code_and_only_a_clinician_lifts_a_safety_hold,
     a_keyworker_adds_a_person_choosing_pharmacy_keyworker_and_prescriber_from_lists,
+    outside_the_caseload_the_page_offers_break_glass_and_opens_after_a_reason,
 );
+
+/// Another keyworker's person: the page names nobody and offers to break glass; a reason too
+/// short is refused in words; a real one opens the record, which then lists the person on the
+/// viewer's caseload page as opened by break glass.
+async fn outside_the_caseload_the_page_offers_break_glass_and_opens_after_a_reason(app: TestApp) {
+    let w = app.world().await;
+    let other = app.staff("keyworker", None).await;
+    app.set_password(&other, PASSWORD).await;
+    let c = ConsoleClient::signed_in(&app, &other).await;
+    let path = format!("/console/people/{}", w.service_user);
+    let refused = c.get(&path).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(
+        refused.body.contains("not on your caseload"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("id=\"break-glass\""),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.body.contains("SU-1042") && !refused.body.contains("Testperson"));
+    let caseload = c.get("/console/caseload").await;
+    assert!(!caseload.body.contains("SU-1042"));
+
+    let glass = format!("/console/people/{}/break-glass", w.service_user);
+    let csrf = refused.csrf();
+    let short = c.post(&glass, &[("csrf", &csrf), ("reason", "need")]).await;
+    assert_eq!(
+        short.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        short.body
+    );
+    assert!(
+        short.body.contains("at least a few words"),
+        "{}",
+        short.body
+    );
+    let before = app.snapshot().await;
+    let opened = c
+        .post(
+            &glass,
+            &[
+                ("csrf", &csrf),
+                ("reason", "Duty worker: the person rang in crisis"),
+            ],
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    assert_ne!(app.snapshot().await, before);
+    let page = c.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("SU-1042"));
+    let caseload = c.get("/console/caseload").await;
+    assert!(
+        caseload.body.contains("SU-1042</a> · opened (break glass)"),
+        "{}",
+        caseload.body
+    );
+}
 
 /// The new-person form offers the pharmacy, keyworker and prescriber by name; bad input is
 /// named in words and stores nothing; a good one stores the person, audited as the keyworker.

@@ -12,10 +12,10 @@ use sqlx::{AnyPool, Row};
 use super::html::{self, esc};
 use super::session::ConsoleUser;
 use crate::core::AppState;
-use crate::core::access::Role;
+use crate::core::access::{self, Relation, ServiceOp, Via};
 use crate::core::db::{self, service_users::ServiceUser};
 use crate::core::status;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -34,25 +34,8 @@ pub struct Row_ {
     pub hold: Option<HoldKind>,
     pub missed_14: i64,
     pub last_synced: Option<String>,
-}
-
-/// The ids of the people on the viewer's caseload.
-pub async fn caseload_ids(pool: &AnyPool, user: &ConsoleUser) -> Result<Vec<String>> {
-    let column = match user.caller.role {
-        Role::Keyworker => "keyworker_id",
-        Role::Clinician => "prescriber_id",
-        _ => {
-            return Err(Error::Forbidden(
-                "the caseload is for keyworkers and clinicians".into(),
-            ));
-        }
-    };
-    let sql = format!("SELECT id FROM service_users WHERE {column} = $1 ORDER BY reference");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&user.caller.id)
-        .fetch_all(pool)
-        .await?;
-    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    /// Why they are listed: keyworker or prescriber of record, team, or a broken glass.
+    pub relation: Relation,
 }
 
 /// Missed doses recorded on or after `since`.
@@ -94,7 +77,7 @@ pub fn short_time(rfc3339: &str) -> String {
     }
 }
 
-pub async fn load_row(st: &AppState, su: ServiceUser) -> Result<Row_> {
+pub async fn load_row(st: &AppState, su: ServiceUser, relation: Relation) -> Result<Row_> {
     let s = status::for_service_user(&st.store, &su, None, true).await?;
     let hold = if s.holds.iter().any(|h| h.kind == HoldKind::Safety) {
         Some(HoldKind::Safety)
@@ -110,6 +93,7 @@ pub async fn load_row(st: &AppState, su: ServiceUser) -> Result<Row_> {
         missed_14,
         last_synced,
         su,
+        relation,
     })
 }
 
@@ -142,13 +126,17 @@ pub async fn page(
 }
 
 async fn build(st: &AppState, user: &ConsoleUser, q: &CaseloadQuery) -> Result<String> {
+    user.caller.may(ServiceOp::WorkWithPeople)?;
     let mut rows = Vec::new();
-    for id in caseload_ids(st.store.pool(), user).await? {
-        let Some(su) = db::service_users::get(st.store.pool(), &id).await? else {
+    // Everyone the viewer acts for: their own, their team's, and any record they broke glass for.
+    let ids = access::visible_ids(&st.store, &user.caller).await?;
+    for (id, relation) in &ids {
+        let Some(su) = db::service_users::get(st.store.pool(), id).await? else {
             continue;
         };
-        rows.push(load_row(st, su).await?);
+        rows.push(load_row(st, su, *relation).await?);
     }
+    access::log_reads(&st.store, &user.caller, &ids, Via::Console).await?;
     let needle = q.q.trim().to_lowercase();
     rows.retain(|r| {
         (needle.is_empty()
@@ -212,11 +200,16 @@ async fn build(st: &AppState, user: &ConsoleUser, q: &CaseloadQuery) -> Result<S
         .iter()
         .map(|r| {
             format!(
-                "<tr data-reference=\"{reference}\"><td><a href=\"/console/people/{id}\">{reference}</a></td>\
+                "<tr data-reference=\"{reference}\"><td><a href=\"/console/people/{id}\">{reference}</a>{why}</td>\
                  <td>{name}</td><td><strong>{code}</strong></td><td>{hold}</td>\
                  <td class=\"num\">{missed}</td><td>{synced}</td></tr>",
                 id = esc(&r.su.id),
                 reference = esc(&r.su.reference),
+                why = match r.relation {
+                    Relation::Team => " · team",
+                    Relation::BrokenGlass => " · opened (break glass)",
+                    _ => "",
+                },
                 name = esc(&format!("{}, {}", r.su.family_name, r.su.given_name)),
                 code = r.code,
                 hold = hold_label(r.hold),

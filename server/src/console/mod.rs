@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
             get(new_person::page).post(new_person::create),
         )
         .route("/people/{id}", get(person::page))
+        .route("/people/{id}/break-glass", post(person::break_glass))
         .route("/people/{id}/holds/preview", post(person::hold_preview))
         .route("/people/{id}/holds", post(person::hold_place))
         .route("/holds/{id}/lift/preview", post(person::lift_preview))

@@ -20,7 +20,7 @@ use crate::core::AppState;
 use crate::core::access::Role;
 use crate::core::db::{self};
 use crate::core::status;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub async fn page(
     State(st): State<AppState>,
@@ -29,6 +29,7 @@ pub async fn page(
 ) -> Response {
     match build(&st, &user, &id, &PersonForms::default()).await {
         Ok((title, body)) => html::page(StatusCode::OK, &title, Some(&user.viewer()), &body),
+        Err(e @ Error::Forbidden(_)) => super::break_glass::refused(&st, &user, &id, e).await,
         Err(e) => user.error(e),
     }
 }
