@@ -315,6 +315,34 @@ label.inline-check{display:inline-block;font-weight:400;margin-right:.6rem}\
 label:has(>input[type=checkbox]){display:flex;align-items:center;min-height:44px}\
 ";
 
+/// `next` if it is a page of the console, else `None`: the return address after sign-in is
+/// never another site (an open redirect would let a phishing link borrow our address) nor the
+/// sign-in page itself. Only a plain path: `/console` or `/console/…`, no `//`, `\`, `..`,
+/// scheme or control characters.
+pub fn return_path(next: &str) -> Option<&str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.~/?=&%".contains(c);
+    let in_console =
+        next == "/console" || next.starts_with("/console/") || next.starts_with("/console?");
+    let ok = in_console
+        && next.chars().all(allowed)
+        && !next.contains("//")
+        && !next.contains("..")
+        && !next.starts_with("/console/sign-");
+    ok.then_some(next)
+}
+
+/// Percent-encodes a query value (everything but unreserved characters and `/`).
+pub fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,32 +388,4 @@ mod tests {
             "&lt;b a=&#39;1&#39;&gt;&quot;x&quot; &amp; y&lt;/b&gt;"
         );
     }
-}
-
-/// `next` if it is a page of the console, else `None`: the return address after sign-in is
-/// never another site (an open redirect would let a phishing link borrow our address) nor the
-/// sign-in page itself. Only a plain path: `/console` or `/console/…`, no `//`, `\`, `..`,
-/// scheme or control characters.
-pub fn return_path(next: &str) -> Option<&str> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.~/?=&%".contains(c);
-    let in_console =
-        next == "/console" || next.starts_with("/console/") || next.starts_with("/console?");
-    let ok = in_console
-        && next.chars().all(allowed)
-        && !next.contains("//")
-        && !next.contains("..")
-        && !next.starts_with("/console/sign-");
-    ok.then_some(next)
-}
-
-/// Percent-encodes a query value (everything but unreserved characters and `/`).
-pub fn encode_component(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -182,10 +182,15 @@ pub enum ServiceOp {
     /// The console's pages about people (a person, the caseload, the risk views): the
     /// service's own staff; a pharmacy works at its counter.
     WorkWithPeople,
+    /// A pharmacy's supply log (the controlled-drug register extract): its pharmacists, and
+    /// the service's staff for the people they may see ([`pharmacy_rule`] applies too).
+    ReadSupplyLog,
+    /// A pharmacy's monthly claim (counts only): admins for the commissioner, its pharmacists.
+    ReadClaims,
 }
 
 impl ServiceOp {
-    pub const ALL: [ServiceOp; 9] = [
+    pub const ALL: [ServiceOp; 11] = [
         ServiceOp::RegisterPerson,
         ServiceOp::EnrolPharmacy,
         ServiceOp::ManagePharmacy,
@@ -195,6 +200,8 @@ impl ServiceOp {
         ServiceOp::ReadAuditLog,
         ServiceOp::ListPeople,
         ServiceOp::WorkWithPeople,
+        ServiceOp::ReadSupplyLog,
+        ServiceOp::ReadClaims,
     ];
 }
 
@@ -211,6 +218,8 @@ pub fn service_rule(role: Role, op: ServiceOp) -> Result<()> {
         ServiceOp::ListPharmacies => &[Admin, Clinician, Keyworker],
         ServiceOp::ListPeople => &[Clinician, Keyworker, Pharmacist],
         ServiceOp::WorkWithPeople => &[Clinician, Keyworker],
+        ServiceOp::ReadSupplyLog => &[Pharmacist, Clinician, Keyworker],
+        ServiceOp::ReadClaims => &[Admin, Pharmacist],
     };
     needs(role, allowed)
 }
@@ -583,6 +592,8 @@ mod tests {
             (ReadAuditLog, &[Admin]),
             (ListPeople, &[Clinician, Keyworker, Pharmacist]),
             (WorkWithPeople, &[Clinician, Keyworker]),
+            (ReadSupplyLog, &[Pharmacist, Clinician, Keyworker]),
+            (ReadClaims, &[Admin, Pharmacist]),
         ];
         assert_eq!(table.len(), ServiceOp::ALL.len());
         for (op, who) in table {

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod pharmacies;
 pub mod prescriptions;
+pub mod records;
 pub mod risk;
 pub mod secrets;
 pub mod service_users;

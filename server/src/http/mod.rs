@@ -10,6 +10,7 @@ pub mod json;
 pub(crate) mod params;
 pub mod pharmacies;
 pub(crate) mod prescriptions;
+pub mod records;
 pub mod service_users;
 pub mod staff;
 
@@ -60,5 +61,6 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(service_users::router())
         .merge(prescriptions::router())
         .merge(holds::router())
+        .merge(records::router())
         .merge(audit::router())
 }
