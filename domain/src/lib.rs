@@ -18,6 +18,7 @@ mod schedule;
 mod status;
 mod supplies;
 mod weekday;
+mod words;
 
 pub use calendar::PharmacyCalendar;
 pub use change_plan::{ChangeContext, DayChange, RegimeChangeEffect, RegimeChangePlan};
@@ -39,3 +40,4 @@ pub use schedule::{DayPlan, DoseDay, Due, Schedule};
 pub use status::{HoldKind, StatusCode, status_code};
 pub use supplies::{SupplyRecord, dose_in_hand, due_given_supplies};
 pub use weekday::Weekday;
+pub use words::{format_mg, mg_in_words};
