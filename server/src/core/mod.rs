@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod counter_state;
+pub mod daily;
 pub mod db;
 pub mod dispensing;
 pub mod email;
