@@ -17,7 +17,7 @@ use sotto_domain::{
     Directions, DoseMg, HoldKind, LOOKBACK_DAYS, Ledger, LedgerInput, Medicine, PharmacyCalendar,
     PrescribedSchedule, Prescription, Regime, StatusCode, SupplyRecord, Weekday, WeeklyCollections,
 };
-use sotto_server::core::daily::{Scope, codes_for_timed};
+use sotto_server::core::daily::{Scope, map_codes};
 
 use crate::Scale;
 use crate::report::{Row, Table, dur, times};
@@ -349,7 +349,9 @@ async fn db_backed(
     });
 
     let t = Instant::now();
-    let (codes, timings) = codes_for_timed(&store, Scope::Service, Some(today)).await?;
+    // Each person's letter, as the caseload shows it (the month of ledger behind it dropped).
+    let (codes, timings) =
+        map_codes(&store, Scope::Service, Some(today), |c| c.assessment.code).await?;
     let bulk_time = t.elapsed();
     eprintln!(
         "   {name}: bulk pass: reads {} (rows to domain types), rules {} (on every core)",
@@ -358,7 +360,7 @@ async fn db_backed(
     );
     let mut counts = [0usize; 6];
     for c in &codes {
-        counts[code_index(c.assessment.code)] += 1;
+        counts[code_index(*c)] += 1;
     }
     let n = codes.len();
     eprintln!("   {name}: the server's bulk pass over {n} people: {counts:?}");

@@ -75,7 +75,7 @@ pub async fn codes_for(
     scope: Scope<'_>,
     date: Option<NaiveDate>,
 ) -> Result<Vec<DailyCode>> {
-    Ok(codes_for_timed(store, scope, date).await?.0)
+    Ok(map_codes(store, scope, date, |c| c).await?.0)
 }
 
 /// Where a pass spent its time.
@@ -87,21 +87,34 @@ pub struct Timings {
     pub rules: Duration,
 }
 
-/// [`codes_for`], with where the time went (the benchmark's breakdown).
-pub async fn codes_for_timed(
+/// [`codes_for`], keeping only `keep(code)` of each person (for the whole service, a month of
+/// ledger per person is a lot of memory to hold when only the letter or the run is wanted),
+/// with where the time went (the benchmark's breakdown).
+pub async fn map_codes<T, F>(
     store: &Store,
     scope: Scope<'_>,
     date: Option<NaiveDate>,
-) -> Result<(Vec<DailyCode>, Timings)> {
+    keep: F,
+) -> Result<(Vec<T>, Timings)>
+where
+    T: Send + 'static,
+    F: Fn(DailyCode) -> T + Send + Sync + 'static,
+{
+    let keep = Arc::new(keep);
     let started = Instant::now();
-    let mut tx = store.pool().begin().await?;
-    if store.backend() == Backend::Postgres {
-        // One snapshot for every read, as a single SQLite read transaction has.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let bulk = Arc::new(Bulk::read(&mut tx, scope, date).await?);
+    let mut tx = begin_read(store, None).await?;
+    // One snapshot for every read, as a single SQLite read transaction has: on PostgreSQL the
+    // other connections import this one's (valid while it is open).
+    let snapshot = match store.backend() {
+        Backend::Postgres => Some(
+            sqlx::query("SELECT pg_export_snapshot() AS s")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<String, _>("s")?,
+        ),
+        Backend::Sqlite => None,
+    };
+    let bulk = Arc::new(Bulk::read(store, &mut tx, snapshot, scope, date).await?);
     drop(tx); // read only: rolls back
     let read = started.elapsed();
     // The rules are pure and per person: one chunk of people per core, off the async workers.
@@ -110,9 +123,10 @@ pub async fn codes_for_timed(
     let mut tasks = Vec::new();
     for start in (0..bulk.people.len()).step_by(chunk) {
         let bulk = bulk.clone();
+        let keep = keep.clone();
         let end = (start + chunk).min(bulk.people.len());
         tasks.push(tokio::task::spawn_blocking(move || {
-            bulk.assess(&bulk.people[start..end])
+            bulk.assess(&bulk.people[start..end], &*keep)
         }));
     }
     let mut out = Vec::with_capacity(bulk.people.len());
@@ -204,7 +218,13 @@ fn back(date: NaiveDate, days: u64) -> NaiveDate {
 }
 
 impl Bulk {
-    async fn read(tx: &mut db::Tx, scope: Scope<'_>, date: Option<NaiveDate>) -> Result<Bulk> {
+    async fn read(
+        store: &Store,
+        tx: &mut db::Tx,
+        snapshot: Option<String>,
+        scope: Scope<'_>,
+        date: Option<NaiveDate>,
+    ) -> Result<Bulk> {
         let pharmacies: Vec<Pharmacy> = match scope {
             Scope::Pharmacy(id) => db::pharmacies::get(&mut **tx, id)
                 .await?
@@ -259,88 +279,63 @@ impl Bulk {
         };
 
         let sql = format!(
-            "SELECT id, pharmacy_id FROM service_users{} ORDER BY id",
-            pharmacy_filter(scope, "pharmacy_id")
+            "SELECT MIN(p.start_date) AS d FROM prescriptions p WHERE p.end_date >= $1{}",
+            people_filter(scope, "p.service_user_id")
         );
-        let mut people = Vec::new();
-        for r in query_for(scope, sql, None).fetch_all(&mut **tx).await? {
-            people.push((r.try_get("id")?, r.try_get("pharmacy_id")?));
-        }
-
-        let mut missed_through: HashMap<String, Vec<(String, NaiveDate)>> = HashMap::new();
-        let sql = format!(
-            "SELECT service_user_id, pharmacy_id, MAX(date) AS d FROM missed_doses{} \
-             GROUP BY service_user_id, pharmacy_id",
-            pharmacy_filter(scope, "pharmacy_id")
-        );
-        for r in query_for(scope, sql, None).fetch_all(&mut **tx).await? {
-            if let Some(d) = opt_date(&r, "d")? {
-                missed_through
-                    .entry(r.try_get("service_user_id")?)
-                    .or_default()
-                    .push((r.try_get("pharmacy_id")?, d));
-            }
-        }
-
-        let (prescriptions, earliest_start) = Self::prescriptions(tx, scope, window).await?;
+        let row = query_for(scope, sql, Some(date_text(window)))
+            .fetch_one(&mut **tx)
+            .await?;
+        let earliest_start = opt_date(&row, "d")?;
         let from = back(
             earliest_start.unwrap_or(window).min(window),
             SUPPLY_MARGIN_DAYS,
         );
-
-        let mut supplies: HashMap<String, Vec<SupplyRecord>> = HashMap::new();
-        let sql = format!(
-            "SELECT service_user_id, collect_on, kind, supervised_taken, take_home_dates \
-             FROM dispenses WHERE collect_on >= $1{} \
-             ORDER BY service_user_id, collect_on DESC, at DESC, id",
-            people_filter(scope, "service_user_id")
-        );
-        for r in query_for(scope, sql, Some(date_text(from)))
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            let kind: String = r.try_get("kind")?;
-            let dates: String = r.try_get("take_home_dates")?;
-            supplies
-                .entry(r.try_get("service_user_id")?)
-                .or_default()
-                .push(history::supply_record(
-                    db::get_date(&r, "collect_on")?,
-                    &kind,
-                    r.try_get::<i64, _>("supervised_taken")? != 0,
-                    history::parse_take_home_dates(&dates)?,
-                ));
+        let mut bulk = Bulk::empty(sites);
+        match snapshot {
+            // PostgreSQL: the big reads at once, each on its own connection in the same
+            // snapshot, its rows decoded on its own task (so on every core).
+            Some(snapshot) => {
+                let pharmacy = match scope {
+                    Scope::Pharmacy(id) => Some(id.to_string()),
+                    Scope::Service => None,
+                };
+                macro_rules! spawn_read {
+                    ($read:expr) => {{
+                        let store = store.clone();
+                        let snapshot = snapshot.clone();
+                        let pharmacy = pharmacy.clone();
+                        tokio::spawn(async move {
+                            let mut tx = begin_read(&store, Some(&snapshot)).await?;
+                            let scope = pharmacy.as_deref().map_or(Scope::Service, Scope::Pharmacy);
+                            #[allow(clippy::redundant_closure_call)]
+                            $read(&mut tx, scope).await
+                        })
+                    }};
+                }
+                let people = spawn_read!(|tx, scope| read_people(tx, scope));
+                let missed = spawn_read!(|tx, scope| read_missed(tx, scope));
+                let prescriptions =
+                    spawn_read!(move |tx, scope| read_prescriptions(tx, scope, window));
+                let supplies = spawn_read!(move |tx, scope| read_supplies(tx, scope, from));
+                let holds = spawn_read!(move |tx, scope| read_holds(tx, scope, from));
+                let joined =
+                    |e: tokio::task::JoinError| Error::Internal(format!("a bulk read failed: {e}"));
+                bulk.people = people.await.map_err(joined)??;
+                bulk.missed_through = missed.await.map_err(joined)??;
+                bulk.prescriptions = prescriptions.await.map_err(joined)??;
+                bulk.supplies = supplies.await.map_err(joined)??;
+                bulk.holds = holds.await.map_err(joined)??;
+            }
+            // SQLite: one read transaction is the snapshot; its reads go one after another.
+            None => {
+                bulk.people = read_people(tx, scope).await?;
+                bulk.missed_through = read_missed(tx, scope).await?;
+                bulk.prescriptions = read_prescriptions(tx, scope, window).await?;
+                bulk.supplies = read_supplies(tx, scope, from).await?;
+                bulk.holds = read_holds(tx, scope, from).await?;
+            }
         }
-
-        let mut holds: HashMap<String, Vec<HoldRow>> = HashMap::new();
-        // Instants are RFC 3339 UTC text (sorting as text); a day either side covers any zone.
-        let sql = format!(
-            "SELECT service_user_id, kind, placed_at, lifted_at FROM holds \
-             WHERE (lifted_at IS NULL OR lifted_at >= $1 OR kind = 'safety'){}",
-            people_filter(scope, "service_user_id")
-        );
-        for r in query_for(scope, sql, Some(date_text(back(from, 2))))
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            let kind: String = r.try_get("kind")?;
-            holds
-                .entry(r.try_get("service_user_id")?)
-                .or_default()
-                .push(HoldRow {
-                    kind: db::holds::parse_kind(&kind)?,
-                    placed_at: r.try_get("placed_at")?,
-                    lifted_at: r.try_get("lifted_at")?,
-                });
-        }
-        Ok(Bulk {
-            sites,
-            people,
-            missed_through,
-            prescriptions,
-            supplies,
-            holds,
-        })
+        Ok(bulk)
     }
 
     fn empty(sites: HashMap<String, Site>) -> Bulk {
@@ -354,74 +349,12 @@ impl Bulk {
         }
     }
 
-    /// The prescriptions that can matter on or after `window` (see the module docs), one row
-    /// per regime; and the earliest start among those ending on or after `window`.
-    async fn prescriptions(
-        tx: &mut db::Tx,
-        scope: Scope<'_>,
-        window: NaiveDate,
-    ) -> Result<(
-        HashMap<String, Vec<sotto_domain::Prescription>>,
-        Option<NaiveDate>,
-    )> {
-        let columns = db::prescriptions::COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {columns}, r.effective_from, r.daily_dose_ug, r.collections \
-             FROM prescriptions p JOIN regimes r ON r.prescription_id = p.id \
-             WHERE (p.end_date >= $1 OR p.id IN (SELECT t.id FROM (SELECT q.id, \
-               ROW_NUMBER() OVER (PARTITION BY q.service_user_id \
-                 ORDER BY q.start_date, q.consult_after_missed_days) AS a, \
-               ROW_NUMBER() OVER (PARTITION BY q.service_user_id \
-                 ORDER BY q.start_date DESC, q.consult_after_missed_days DESC) AS b \
-               FROM prescriptions q WHERE q.end_date < $1{}) t WHERE t.a = 1 OR t.b = 1)){} \
-             ORDER BY p.service_user_id, p.start_date, p.id, r.effective_from",
-            people_filter(scope, "q.service_user_id"),
-            people_filter(scope, "p.service_user_id"),
-        );
-        let rows = query_for(scope, sql, Some(date_text(window)))
-            .fetch_all(&mut **tx)
-            .await?;
-        let mut patterns: HashMap<String, WeeklyCollections> = HashMap::new();
-        let mut out: HashMap<String, Vec<sotto_domain::Prescription>> = HashMap::new();
-        let mut earliest: Option<NaiveDate> = None;
-        let mut i = 0;
-        while i < rows.len() {
-            let id: String = rows[i].try_get("id")?;
-            let mut regimes = Vec::new();
-            let mut j = i;
-            while j < rows.len() && rows[j].try_get::<String, _>("id")? == id {
-                let json: String = rows[j].try_get("collections")?;
-                let collections = match patterns.get(&json) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = db::prescriptions::parse_collections(&json)?;
-                        patterns.insert(json, c.clone());
-                        c
-                    }
-                };
-                regimes.push(db::prescriptions::regime_from_row(&rows[j], collections)?);
-                j += 1;
-            }
-            let prescription = db::prescriptions::from_row(&rows[i], regimes)?;
-            if prescription.end_date() >= window {
-                earliest = Some(earliest.map_or(prescription.start_date(), |e| {
-                    e.min(prescription.start_date())
-                }));
-            }
-            out.entry(rows[i].try_get("service_user_id")?)
-                .or_default()
-                .push(prescription);
-            i = j;
-        }
-        Ok((out, earliest))
-    }
-
     /// Each person's inputs, then the domain's `assess`.
-    fn assess(&self, people: &[(String, String)]) -> Result<Vec<DailyCode>> {
+    fn assess<T>(
+        &self,
+        people: &[(String, String)],
+        keep: &dyn Fn(DailyCode) -> T,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::with_capacity(people.len());
         for (su, pharmacy_id) in people {
             let site = self
@@ -471,13 +404,187 @@ impl Bulk {
                 records_from: site.records_from,
             };
             let assessment = assess(&input, &active, site.date, site.today);
-            out.push(DailyCode {
+            out.push(keep(DailyCode {
                 service_user_id: su.clone(),
                 pharmacy_id: pharmacy_id.clone(),
                 date: site.date,
                 assessment,
-            });
+            }));
         }
         Ok(out)
     }
+}
+
+async fn read_people(tx: &mut db::Tx, scope: Scope<'_>) -> Result<Vec<(String, String)>> {
+    let sql = format!(
+        "SELECT id, pharmacy_id FROM service_users{} ORDER BY id",
+        pharmacy_filter(scope, "pharmacy_id")
+    );
+    let rows = query_for(scope, sql, None).fetch_all(&mut **tx).await?;
+    let mut people = Vec::with_capacity(rows.len());
+    for r in rows {
+        people.push((r.try_get(0)?, r.try_get(1)?));
+    }
+    Ok(people)
+}
+
+async fn read_missed(
+    tx: &mut db::Tx,
+    scope: Scope<'_>,
+) -> Result<HashMap<String, Vec<(String, NaiveDate)>>> {
+    let mut missed_through: HashMap<String, Vec<(String, NaiveDate)>> = HashMap::new();
+    let sql = format!(
+        "SELECT service_user_id, pharmacy_id, MAX(date) AS d FROM missed_doses{} \
+         GROUP BY service_user_id, pharmacy_id",
+        pharmacy_filter(scope, "pharmacy_id")
+    );
+    for r in query_for(scope, sql, None).fetch_all(&mut **tx).await? {
+        if let Some(d) = opt_date(&r, "d")? {
+            missed_through
+                .entry(r.try_get("service_user_id")?)
+                .or_default()
+                .push((r.try_get("pharmacy_id")?, d));
+        }
+    }
+    Ok(missed_through)
+}
+
+async fn read_supplies(
+    tx: &mut db::Tx,
+    scope: Scope<'_>,
+    from: NaiveDate,
+) -> Result<HashMap<String, Vec<SupplyRecord>>> {
+    let mut supplies: HashMap<String, Vec<SupplyRecord>> = HashMap::new();
+    let sql = format!(
+        "SELECT service_user_id, collect_on, kind, supervised_taken, take_home_dates \
+         FROM dispenses WHERE collect_on >= $1{} \
+         ORDER BY service_user_id, collect_on DESC, at DESC, id",
+        people_filter(scope, "service_user_id")
+    );
+    for r in query_for(scope, sql, Some(date_text(from)))
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let kind: String = r.try_get("kind")?;
+        let dates: String = r.try_get("take_home_dates")?;
+        supplies
+            .entry(r.try_get("service_user_id")?)
+            .or_default()
+            .push(history::supply_record(
+                db::get_date(&r, "collect_on")?,
+                &kind,
+                r.try_get::<i64, _>("supervised_taken")? != 0,
+                history::parse_take_home_dates(&dates)?,
+            ));
+    }
+    Ok(supplies)
+}
+
+async fn read_holds(
+    tx: &mut db::Tx,
+    scope: Scope<'_>,
+    from: NaiveDate,
+) -> Result<HashMap<String, Vec<HoldRow>>> {
+    let mut holds: HashMap<String, Vec<HoldRow>> = HashMap::new();
+    // Instants are RFC 3339 UTC text (sorting as text); a day either side covers any zone.
+    let sql = format!(
+        "SELECT service_user_id, kind, placed_at, lifted_at FROM holds \
+         WHERE (lifted_at IS NULL OR lifted_at >= $1 OR kind = 'safety'){}",
+        people_filter(scope, "service_user_id")
+    );
+    for r in query_for(scope, sql, Some(date_text(back(from, 2))))
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let kind: String = r.try_get("kind")?;
+        holds
+            .entry(r.try_get("service_user_id")?)
+            .or_default()
+            .push(HoldRow {
+                kind: db::holds::parse_kind(&kind)?,
+                placed_at: r.try_get("placed_at")?,
+                lifted_at: r.try_get("lifted_at")?,
+            });
+    }
+    Ok(holds)
+}
+
+/// A read-only transaction; on PostgreSQL repeatable read, in `snapshot` if given (one
+/// exported by the pass's first transaction, so every connection reads the same state).
+async fn begin_read(store: &Store, snapshot: Option<&str>) -> Result<db::Tx> {
+    let mut tx = store.pool().begin().await?;
+    if store.backend() == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        if let Some(id) = snapshot {
+            // The id comes from pg_export_snapshot(), not from outside; checked anyway.
+            if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                return Err(Error::Internal("unexpected snapshot id".into()));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SET TRANSACTION SNAPSHOT '{id}'"
+            )))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(tx)
+}
+
+/// The prescriptions that can matter on or after `window` (see the module docs), one row
+/// per regime.
+async fn read_prescriptions(
+    tx: &mut db::Tx,
+    scope: Scope<'_>,
+    window: NaiveDate,
+) -> Result<HashMap<String, Vec<sotto_domain::Prescription>>> {
+    let columns = db::prescriptions::COLUMNS
+        .split(", ")
+        .map(|c| format!("p.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, r.effective_from, r.daily_dose_ug, r.collections \
+         FROM prescriptions p JOIN regimes r ON r.prescription_id = p.id \
+         WHERE (p.end_date >= $1 OR p.id IN (SELECT t.id FROM (SELECT q.id, \
+           ROW_NUMBER() OVER (PARTITION BY q.service_user_id \
+             ORDER BY q.start_date, q.consult_after_missed_days) AS a, \
+           ROW_NUMBER() OVER (PARTITION BY q.service_user_id \
+             ORDER BY q.start_date DESC, q.consult_after_missed_days DESC) AS b \
+           FROM prescriptions q WHERE q.end_date < $1{}) t WHERE t.a = 1 OR t.b = 1)){} \
+         ORDER BY p.service_user_id, p.start_date, p.id, r.effective_from",
+        people_filter(scope, "q.service_user_id"),
+        people_filter(scope, "p.service_user_id"),
+    );
+    let rows = query_for(scope, sql, Some(date_text(window)))
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut patterns: HashMap<String, WeeklyCollections> = HashMap::new();
+    let mut out: HashMap<String, Vec<sotto_domain::Prescription>> = HashMap::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let id: String = rows[i].try_get("id")?;
+        let mut regimes = Vec::new();
+        let mut j = i;
+        while j < rows.len() && rows[j].try_get::<String, _>("id")? == id {
+            let json: String = rows[j].try_get("collections")?;
+            let collections = match patterns.get(&json) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = db::prescriptions::parse_collections(&json)?;
+                    patterns.insert(json, c.clone());
+                    c
+                }
+            };
+            regimes.push(db::prescriptions::regime_from_row(&rows[j], collections)?);
+            j += 1;
+        }
+        let prescription = db::prescriptions::from_row(&rows[i], regimes)?;
+        out.entry(rows[i].try_get("service_user_id")?)
+            .or_default()
+            .push(prescription);
+        i = j;
+    }
+    Ok(out)
 }
