@@ -1,23 +1,23 @@
 //! (3) Daily work at national scale: 150,000 people over 11,000 pharmacies (`--quick`: a tenth).
 //!
 //! - In memory, with the domain crate alone: build every schedule, then what is due and the code
-//!   for today (the dose ledger's `assess`, as server and counter call it); and the end-of-day missed-dose pass
-//!   (`dose_in_hand` + `consecutive_missed_run` against the clause-3 threshold).
+//!   for today (the dose ledger's `assess`, as server and counter call it); and the end-of-day
+//!   missed-dose pass on the ledger, as the counter closes its day (`Ledger::compute` settled
+//!   through today, its missed doses for today and clause 3).
 //! - DB-backed, on SQLite and PostgreSQL after seeding the same data with bulk SQL: the server's
 //!   own per-person status path (`sotto_server::core::status::for_service_user`) timed on a sample and
-//!   extrapolated (labelled as such); and a set-based pass (five bulk queries, then the same
-//!   domain rules in memory) to show what the work costs when read in bulk.
+//!   extrapolated (labelled as such); and the server's own bulk pass
+//!   (`sotto_server::core::daily::codes_for`: a handful of bulk reads, then the same `assess`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use sotto_domain::{
-    Directions, DoseMg, HoldKind, Medicine, PharmacyCalendar, Prescription, Regime, StatusCode,
-    SupplyRecord, Weekday, WeeklyCollections, consecutive_missed_run, dose_in_hand,
-    due_given_supplies, status_code,
+    Directions, DoseMg, HoldKind, LOOKBACK_DAYS, Ledger, LedgerInput, Medicine, PharmacyCalendar,
+    PrescribedSchedule, Prescription, Regime, StatusCode, SupplyRecord, Weekday, WeeklyCollections,
 };
-use sqlx::Row as _;
+use sotto_server::core::daily::{Scope, map_codes};
 
 use crate::Scale;
 use crate::report::{Row, Table, dur, times};
@@ -30,8 +30,10 @@ struct Person {
     prescription: Prescription,
     holds: Vec<HoldKind>,
     supplies: Vec<SupplyRecord>,
-    /// Missed days before today (for the consecutive-days rule).
+    /// Collection days before today on which nothing was collected (the clause 3 history).
     missed_before: BTreeSet<NaiveDate>,
+    /// Whether today's instalment was collected.
+    collected_today: bool,
 }
 
 pub async fn run(scale: Scale, table: &mut Table) -> anyhow::Result<()> {
@@ -127,7 +129,8 @@ fn person(j: usize, p: usize, today: NaiveDate) -> anyhow::Result<Person> {
     };
     // 90 % collect today if due; of those who don't, some missed yesterday or the two days
     // before too (j % 100 == 9: two days, 19 and 29: yesterday), so clause 3 fires for 1 %.
-    let supplies = if j % 10 != 9 {
+    let collected_today = j % 10 != 9;
+    let supplies = if collected_today {
         vec![SupplyRecord {
             collect_on: today,
             supervised_taken: true,
@@ -149,6 +152,7 @@ fn person(j: usize, p: usize, today: NaiveDate) -> anyhow::Result<Person> {
         holds,
         supplies,
         missed_before,
+        collected_today,
     })
 }
 
@@ -182,7 +186,11 @@ fn code_index(code: StatusCode) -> usize {
     (code.letter() as u8 - b'A') as usize
 }
 
-/// The end-of-day pass: who had no dose in hand today, and who thereby reaches clause 3.
+/// The end-of-day pass on the dose ledger, as the counter closes its day
+/// (`pharmacy-client/src/counter.rs`, `missed_on_close`): who had no dose in hand today (and on
+/// the closed days right after it), and who thereby reaches clause 3. The records begin with
+/// the prescription; every instalment handed over before today was collected whole, except on
+/// the person's missed days.
 fn missed_pass(
     world: &[Person],
     calendars: &[PharmacyCalendar],
@@ -195,23 +203,70 @@ fn missed_pass(
             continue;
         }
         let schedule = p.prescription.schedule(calendar);
-        let Some(day) = schedule.dose_for(today) else {
-            continue;
+        let supplies = handed_over(&schedule, today, |collect_on| {
+            if collect_on == today {
+                p.collected_today
+            } else {
+                !p.missed_before.contains(&collect_on)
+            }
+        });
+        let prescriptions = [PrescribedSchedule {
+            schedule,
+            directions: p.prescription.directions(),
+        }];
+        let input = LedgerInput {
+            prescriptions: &prescriptions,
+            supplies: &supplies,
+            holds: &[],
+            last_review: None,
+            calendar,
+            settled_through: Some(today),
+            records_from: Some(p.prescription.start_date()),
         };
-        // Take-home doses handed over earlier count as in hand (as the client's close does).
-        let earlier_take_home = day.collect_on < today && !day.supervised;
-        if earlier_take_home || dose_in_hand(&p.supplies, today) {
-            continue;
-        }
-        missed += 1;
-        let mut dates = p.missed_before.clone();
-        dates.insert(today);
-        let run = consecutive_missed_run(&dates, today, None);
-        if run >= u32::from(p.prescription.directions().consult_after_missed_days) {
-            safety += 1;
+        let ledger = Ledger::compute(
+            &input,
+            today - chrono::Days::new(LOOKBACK_DAYS),
+            today + chrono::Days::new(14),
+        );
+        let until = ledger.settled_until().unwrap_or(today);
+        if !ledger.missed_doses(today, until).is_empty() {
+            missed += 1;
+            if ledger.review_needed(today) {
+                safety += 1;
+            }
         }
     }
     (missed, safety)
+}
+
+/// The supply records of the instalments collected up to `today` (`collected(collect_on)`):
+/// the first dose taken at the counter if supervised, the rest to take home.
+fn handed_over(
+    schedule: &sotto_domain::Schedule,
+    today: NaiveDate,
+    collected: impl Fn(NaiveDate) -> bool,
+) -> Vec<SupplyRecord> {
+    let mut out: Vec<SupplyRecord> = Vec::new();
+    for day in schedule.days() {
+        if day.collect_on > today || day.pharmacy_closed || !collected(day.collect_on) {
+            continue;
+        }
+        if out.last().is_none_or(|s| s.collect_on != day.collect_on) {
+            out.push(SupplyRecord {
+                collect_on: day.collect_on,
+                supervised_taken: false,
+                take_home_dates: Vec::new(),
+                withheld: false,
+            });
+        }
+        let record = out.last_mut().expect("pushed above");
+        if day.supervised && day.date == day.collect_on {
+            record.supervised_taken = true;
+        } else {
+            record.take_home_dates.push(day.date);
+        }
+    }
+    out
 }
 
 async fn db_backed(
@@ -294,152 +349,38 @@ async fn db_backed(
     });
 
     let t = Instant::now();
-    let (n, codes) = set_based(&store, today).await?;
-    let set_time = t.elapsed();
-    eprintln!("   {name}: set-based pass over {n} prescriptions: {codes:?}");
+    // Each person's letter, as the caseload shows it (the month of ledger behind it dropped).
+    let (codes, timings) =
+        map_codes(&store, Scope::Service, Some(today), |c| c.assessment.code).await?;
+    let bulk_time = t.elapsed();
+    eprintln!(
+        "   {name}: bulk pass: reads {} (rows to domain types), rules {} (on every core)",
+        dur(timings.read),
+        dur(timings.rules)
+    );
+    let mut counts = [0usize; 6];
+    for c in &codes {
+        counts[code_index(*c)] += 1;
+    }
+    let n = codes.len();
+    eprintln!("   {name}: the server's bulk pass over {n} people: {counts:?}");
     table.push(Row {
-        benchmark: format!("3. daily codes, set-based: 5 bulk reads + domain rules ({n} people)"),
+        benchmark: format!(
+            "3. every person's code for a day, {n} people / {pharmacies} pharmacies, through the \
+             server's own bulk pass (`core::daily::codes_for`)"
+        ),
         setup: name.into(),
-        ours: dur(set_time),
+        ours: dur(bulk_time),
         baseline: format!("full scan of regimes: {}", dur(scan)),
-        ratio: times(set_time.as_secs_f64(), scan.as_secs_f64()),
+        ratio: times(bulk_time.as_secs_f64(), scan.as_secs_f64()),
         target: if backend == Backend::Postgres {
             "< 1 s"
         } else {
             "–"
         }
         .into(),
-        met: (backend == Backend::Postgres).then_some(set_time < Duration::from_secs(1)),
+        met: (backend == Backend::Postgres).then_some(bulk_time < Duration::from_secs(1)),
     });
     store.close().await;
     Ok(())
-}
-
-/// Reads what today needs in five queries and applies the domain rules in memory.
-async fn set_based(
-    store: &sotto_server::core::db::Store,
-    today: NaiveDate,
-) -> anyhow::Result<(usize, [usize; 6])> {
-    let started = Instant::now();
-    let day = today.format("%Y-%m-%d").to_string();
-    let pool = store.pool();
-    let mut calendars: HashMap<String, PharmacyCalendar> = HashMap::new();
-    for r in sqlx::query("SELECT id, closed_weekdays FROM pharmacies")
-        .fetch_all(pool)
-        .await?
-    {
-        let days: String = r.try_get("closed_weekdays")?;
-        let closed_weekdays = days
-            .split(',')
-            .filter(|d| !d.is_empty())
-            .map(|d| d.parse::<Weekday>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| anyhow::anyhow!("bad weekday"))?;
-        calendars.insert(
-            r.try_get("id")?,
-            PharmacyCalendar::closed_on(&closed_weekdays),
-        );
-    }
-    for r in sqlx::query("SELECT pharmacy_id, date FROM closures")
-        .fetch_all(pool)
-        .await?
-    {
-        let id: String = r.try_get("pharmacy_id")?;
-        let date: String = r.try_get("date")?;
-        if let Some(c) = calendars.get_mut(&id) {
-            c.closures.insert(date.parse()?);
-        }
-    }
-    let mut holds: HashMap<String, Vec<HoldKind>> = HashMap::new();
-    for r in sqlx::query("SELECT service_user_id, kind FROM holds WHERE lifted_at IS NULL")
-        .fetch_all(pool)
-        .await?
-    {
-        let kind: String = r.try_get("kind")?;
-        let kind = if kind == "safety" {
-            HoldKind::Safety
-        } else {
-            HoldKind::Attend
-        };
-        holds
-            .entry(r.try_get("service_user_id")?)
-            .or_default()
-            .push(kind);
-    }
-    let rows = sqlx::query(
-        "SELECT s.id AS su, s.pharmacy_id, p.start_date, p.end_date, r.effective_from, \
-         r.daily_dose_ug, r.collections FROM prescriptions p \
-         JOIN service_users s ON s.id = p.service_user_id \
-         JOIN regimes r ON r.prescription_id = p.id \
-         WHERE p.start_date <= $1 AND p.end_date >= $1",
-    )
-    .bind(&day)
-    .fetch_all(pool)
-    .await?;
-    // Supplies of the last fortnight (what clause 2 and code B look at).
-    let mut supplies: HashMap<String, Vec<SupplyRecord>> = HashMap::new();
-    let since = (today - chrono::Duration::days(14))
-        .format("%Y-%m-%d")
-        .to_string();
-    for r in sqlx::query(
-        "SELECT service_user_id, collect_on, kind, supervised_taken, take_home_dates \
-         FROM dispenses WHERE collect_on >= $1",
-    )
-    .bind(&since)
-    .fetch_all(pool)
-    .await?
-    {
-        let collect_on: String = r.try_get("collect_on")?;
-        let kind: String = r.try_get("kind")?;
-        let dates: String = r.try_get("take_home_dates")?;
-        supplies
-            .entry(r.try_get("service_user_id")?)
-            .or_default()
-            .push(SupplyRecord {
-                collect_on: collect_on.parse()?,
-                supervised_taken: r.try_get::<i64, _>("supervised_taken")? != 0,
-                take_home_dates: serde_json::from_str(&dates)?,
-                withheld: kind != "supplied",
-            });
-    }
-    let read = started.elapsed();
-    let no_closures = PharmacyCalendar::default();
-    let mut counts = [0usize; 6];
-    for r in &rows {
-        let su: String = r.try_get("su")?;
-        let pharmacy: String = r.try_get("pharmacy_id")?;
-        let start: String = r.try_get("start_date")?;
-        let end: String = r.try_get("end_date")?;
-        let from: String = r.try_get("effective_from")?;
-        let collections: String = r.try_get("collections")?;
-        let collections =
-            WeeklyCollections::parse(serde_json::from_str(&collections)?, &[], "collections")
-                .map_err(|e| anyhow::anyhow!("bad pattern: {e:?}"))?;
-        let dose = DoseMg::from_micrograms(r.try_get("daily_dose_ug")?)
-            .ok_or(anyhow::anyhow!("bad dose"))?;
-        let prescription = Prescription::from_parts(
-            Medicine::MethadoneOralSolution1mgMl,
-            start.parse()?,
-            end.parse()?,
-            Directions::default(),
-            vec![Regime {
-                effective_from: from.parse()?,
-                daily_dose: dose,
-                collections,
-            }],
-        );
-        let calendar = calendars.get(&pharmacy).unwrap_or(&no_closures);
-        let schedule = prescription.schedule(calendar);
-        let records = supplies.get(&su).map(Vec::as_slice).unwrap_or(&[]);
-        let plan = due_given_supplies(&schedule, &prescription.directions(), records, today);
-        let supplied_today = records.iter().any(|s| s.collect_on == today && !s.withheld);
-        let kinds = holds.get(&su).map(Vec::as_slice).unwrap_or(&[]);
-        counts[code_index(status_code(&plan, kinds, supplied_today))] += 1;
-    }
-    eprintln!(
-        "   set-based: reads {} (the 150k-row join fetched via sqlx::Any), rules {}",
-        dur(read),
-        dur(started.elapsed() - read)
-    );
-    Ok((rows.len(), counts))
 }

@@ -75,8 +75,9 @@ pub async fn run(scale: Scale, table: &mut Table) -> anyhow::Result<()> {
                 ),
                 baseline: format!("raw 1-row inserts, 1 connection: {}", rate(raw.per_second)),
                 ratio: format!("{:.1} %", 100.0 * ours / raw.per_second),
-                target: "≥ 50 %".into(),
-                met: Some(ours >= 0.5 * raw.per_second && stored as usize == acked),
+                // Issue 18: a batch is one transaction, so at least the raw single-row rate.
+                target: "≥ 100 %".into(),
+                met: Some(ours >= raw.per_second && stored as usize == acked),
             });
         }
         store.close().await;

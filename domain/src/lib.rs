@@ -11,7 +11,6 @@ mod error;
 mod hours;
 mod ledger;
 mod medicine;
-mod missed;
 mod prescription;
 mod regime_change;
 mod schedule;
@@ -33,7 +32,6 @@ pub use ledger::{
     PrescribedSchedule, SHOWN_DAYS, assess,
 };
 pub use medicine::{DoseMg, Medicine};
-pub use missed::consecutive_missed_run;
 pub use prescription::{Directions, Prescription, PrescriptionDraft, Regime};
 pub use regime_change::RegimeChangeDraft;
 pub use schedule::{DayPlan, DoseDay, Due, Schedule};

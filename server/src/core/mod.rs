@@ -5,6 +5,7 @@
 pub mod access;
 pub mod break_glass;
 pub mod counter_state;
+pub mod daily;
 pub mod db;
 pub mod dispensing;
 pub mod email;

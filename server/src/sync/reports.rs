@@ -109,24 +109,41 @@ async fn record_contact(
     Ok(())
 }
 
-/// Stores each report; returns the ids that may be acked (stored, duplicates, and reports refused
-/// for good). A report that hit a database error is not acked, so the client sends it again.
+/// The most reports stored in one transaction: a client sends at most 100 in a message; a
+/// larger message is stored in parts, so no batch holds the writers' lock for long.
+const BATCH: usize = 100;
+
+/// Stores the reports, a batch to a transaction; returns the ids that may be acked (stored,
+/// duplicates, and reports refused for good), only once their transaction has committed. A
+/// report that hit a database error is not acked, so the client sends it again; if a batch's
+/// transaction fails as a whole, none of its reports is acked.
 async fn ingest_all(
     sync: &Sync,
     pharmacy_id: &str,
     reports: &[sotto_protocol::Report],
 ) -> Vec<String> {
-    use crate::core::dispensing::ingest::{Outcome, ingest};
+    use crate::core::dispensing::ingest::{Outcome, ingest_batch};
     let mut acked = Vec::with_capacity(reports.len());
-    for report in reports {
-        match ingest(&sync.store, &sync.alerts, pharmacy_id, report).await {
-            Ok(Outcome::Stored) | Ok(Outcome::Duplicate) => acked.push(report.report_id.clone()),
-            Ok(Outcome::Refused(why)) => {
-                tracing::warn!(pharmacy_id, report_id = %report.report_id, %why, "refused a counter report");
-                acked.push(report.report_id.clone());
-            }
+    for batch in reports.chunks(BATCH) {
+        let outcomes = match ingest_batch(&sync.store, &sync.alerts, pharmacy_id, batch).await {
+            Ok(outcomes) => outcomes,
             Err(e) => {
-                tracing::warn!(pharmacy_id, error = %e, "could not store a counter report; the client will resend");
+                tracing::warn!(pharmacy_id, error = %e, reports = batch.len(), "could not store a batch of counter reports; the client will resend");
+                continue;
+            }
+        };
+        for (report, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                Ok(Outcome::Stored) | Ok(Outcome::Duplicate) => {
+                    acked.push(report.report_id.clone())
+                }
+                Ok(Outcome::Refused(why)) => {
+                    tracing::warn!(pharmacy_id, report_id = %report.report_id, %why, "refused a counter report");
+                    acked.push(report.report_id.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(pharmacy_id, error = %e, "could not store a counter report; the client will resend");
+                }
             }
         }
     }

@@ -133,6 +133,50 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Marks a point to come back to within the transaction (an SQL `SAVEPOINT`), with the
+    /// audit chain's tip at that point: a part of a batch that fails is undone alone
+    /// ([`WriteTx::rollback_to`]), chain included, and the rest still commits.
+    pub async fn savepoint(&mut self) -> Result<Savepoint> {
+        sqlx::query("SAVEPOINT part").execute(&mut *self.tx).await?;
+        Ok(Savepoint {
+            seq: self.seq,
+            hash: self.hash.clone(),
+            appended: self.appended,
+            outbox_written: self.outbox_written,
+            mail_written: self.mail_written,
+        })
+    }
+
+    /// Undoes everything since `point`, its audit entries and wake-ups too.
+    pub async fn rollback_to(&mut self, point: Savepoint) -> Result<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT part")
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("RELEASE SAVEPOINT part")
+            .execute(&mut *self.tx)
+            .await?;
+        self.seq = point.seq;
+        self.hash = point.hash;
+        self.appended = point.appended;
+        self.outbox_written = point.outbox_written;
+        self.mail_written = point.mail_written;
+        Ok(())
+    }
+
+    /// Keeps what was written since `point` (it commits with the transaction).
+    pub async fn release(&mut self, point: Savepoint) -> Result<()> {
+        drop(point);
+        sqlx::query("RELEASE SAVEPOINT part")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether anything was audited yet (a transaction with nothing audited stores nothing).
+    pub fn has_changes(&self) -> bool {
+        self.appended > 0
+    }
+
     /// Notes that this transaction queued mail (wake the mail worker on commit).
     pub fn mark_mail_written(&mut self) {
         self.mail_written = true;
@@ -142,6 +186,17 @@ impl WriteTx {
     pub fn mark_outbox_written(&mut self) {
         self.outbox_written = true;
     }
+}
+
+/// Where [`WriteTx::rollback_to`] goes back to.
+#[derive(Debug)]
+#[must_use = "release it or roll back to it"]
+pub struct Savepoint {
+    seq: i64,
+    hash: String,
+    appended: usize,
+    outbox_written: bool,
+    mail_written: bool,
 }
 
 fn entry_hash(

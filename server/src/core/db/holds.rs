@@ -26,16 +26,21 @@ fn kind_str(k: HoldKind) -> &'static str {
     }
 }
 
+/// A stored hold kind.
+pub(crate) fn parse_kind(kind: &str) -> Result<HoldKind> {
+    match kind {
+        "attend" => Ok(HoldKind::Attend),
+        "safety" => Ok(HoldKind::Safety),
+        _ => Err(Error::Internal("stored hold kind is unknown".into())),
+    }
+}
+
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Hold> {
     let kind: String = r.try_get("kind")?;
     Ok(Hold {
         id: r.try_get("id")?,
         service_user_id: r.try_get("service_user_id")?,
-        kind: match kind.as_str() {
-            "attend" => HoldKind::Attend,
-            "safety" => HoldKind::Safety,
-            _ => return Err(Error::Internal("stored hold kind is unknown".into())),
-        },
+        kind: parse_kind(&kind)?,
         reason: r.try_get("reason")?,
         placed_by: r.try_get("placed_by")?,
         placed_at: r.try_get("placed_at")?,

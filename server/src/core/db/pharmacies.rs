@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use sotto_domain::{
     DayHours, OpeningHours, OpeningHoursText, PharmacyCalendar, Weekday, parse_hh_mm,
 };
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use super::audit::{Actor, WriteTx};
 use super::{conflict_on_unique, date_text, new_id, now_text};
@@ -193,10 +193,13 @@ where
     Ok(from_rows(&rows)?.into_iter().next())
 }
 
-pub async fn list(pool: &AnyPool) -> Result<Vec<Pharmacy>> {
+pub async fn list<'e, E>(exec: E) -> Result<Vec<Pharmacy>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let sql = format!("{SELECT} ORDER BY p.ods_code, p.id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(pool)
+        .fetch_all(exec)
         .await?;
     from_rows(&rows)
 }

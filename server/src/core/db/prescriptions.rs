@@ -115,11 +115,12 @@ pub async fn insert_regime_change(
     Ok(id)
 }
 
-const COLUMNS: &str = "id, service_user_id, medicine, start_date, end_date, closed_days_prior, \
+pub(crate) const COLUMNS: &str = "id, service_user_id, medicine, start_date, end_date, closed_days_prior, \
                        supply_remaining_if_missed, consult_after_missed_days";
 
 async fn load(conn: &mut sqlx::AnyConnection, where_sql: &str, arg: &str) -> Result<Vec<Stored>> {
-    let sql = format!("SELECT {COLUMNS} FROM prescriptions WHERE {where_sql} ORDER BY start_date");
+    let sql =
+        format!("SELECT {COLUMNS} FROM prescriptions WHERE {where_sql} ORDER BY start_date, id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(arg)
         .fetch_all(&mut *conn)
@@ -128,31 +129,57 @@ async fn load(conn: &mut sqlx::AnyConnection, where_sql: &str, arg: &str) -> Res
     for r in &rows {
         let id: String = r.try_get("id")?;
         let regimes = load_regimes(&mut *conn, &id).await?;
-        let medicine: String = r.try_get("medicine")?;
-        let directions = Directions {
-            closed_days_prior: r.try_get::<i64, _>("closed_days_prior")? != 0,
-            supply_remaining_if_missed: r.try_get::<i64, _>("supply_remaining_if_missed")? != 0,
-            consult_after_missed_days: u8::try_from(
-                r.try_get::<i64, _>("consult_after_missed_days")?,
-            )
-            .map_err(|_| corrupt("consult_after_missed_days"))?,
-        };
-        let prescription = Prescription::from_parts(
-            medicine
-                .parse::<Medicine>()
-                .map_err(|_| corrupt("medicine"))?,
-            get_date(r, "start_date")?,
-            get_date(r, "end_date")?,
-            directions,
-            regimes,
-        );
         out.push(Stored {
             id,
             service_user_id: r.try_get("service_user_id")?,
-            prescription,
+            prescription: from_row(r, regimes)?,
         });
     }
     Ok(out)
+}
+
+/// A prescription from a row with [`COLUMNS`] and its regimes (shared with the bulk daily pass,
+/// so both read a stored prescription the same way).
+pub(crate) fn from_row(r: &sqlx::any::AnyRow, regimes: Vec<Regime>) -> Result<Prescription> {
+    let medicine: String = r.try_get("medicine")?;
+    let directions = Directions {
+        closed_days_prior: r.try_get::<i64, _>("closed_days_prior")? != 0,
+        supply_remaining_if_missed: r.try_get::<i64, _>("supply_remaining_if_missed")? != 0,
+        consult_after_missed_days: u8::try_from(r.try_get::<i64, _>("consult_after_missed_days")?)
+            .map_err(|_| corrupt("consult_after_missed_days"))?,
+    };
+    if regimes.is_empty() {
+        return Err(corrupt("regimes"));
+    }
+    Ok(Prescription::from_parts(
+        medicine
+            .parse::<Medicine>()
+            .map_err(|_| corrupt("medicine"))?,
+        get_date(r, "start_date")?,
+        get_date(r, "end_date")?,
+        directions,
+        regimes,
+    ))
+}
+
+/// A regime from a row with `effective_from, daily_dose_ug`, its collections already parsed.
+pub(crate) fn regime_from_row(
+    r: &sqlx::any::AnyRow,
+    collections: WeeklyCollections,
+) -> Result<Regime> {
+    Ok(Regime {
+        effective_from: get_date(r, "effective_from")?,
+        daily_dose: DoseMg::from_micrograms(r.try_get("daily_dose_ug")?)
+            .ok_or_else(|| corrupt("daily_dose_ug"))?,
+        collections,
+    })
+}
+
+/// A stored collection pattern (JSON). Stored patterns were validated on the way in, closed
+/// days included, so they are not checked against the calendar again.
+pub(crate) fn parse_collections(json: &str) -> Result<WeeklyCollections> {
+    let items: Vec<Collection> = serde_json::from_str(json).map_err(|_| corrupt("collections"))?;
+    WeeklyCollections::parse(items, &[], "collections").map_err(|_| corrupt("collections"))
 }
 
 async fn load_regimes(
@@ -169,16 +196,7 @@ async fn load_regimes(
     rows.iter()
         .map(|r| {
             let json: String = r.try_get("collections")?;
-            let items: Vec<Collection> =
-                serde_json::from_str(&json).map_err(|_| corrupt("collections"))?;
-            Ok(Regime {
-                effective_from: get_date(r, "effective_from")?,
-                daily_dose: DoseMg::from_micrograms(r.try_get("daily_dose_ug")?)
-                    .ok_or_else(|| corrupt("daily_dose_ug"))?,
-                // Stored patterns were validated on the way in, closed days included.
-                collections: WeeklyCollections::parse(items, &[], "collections")
-                    .map_err(|_| corrupt("collections"))?,
-            })
+            regime_from_row(r, parse_collections(&json)?)
         })
         .collect()
 }

@@ -1,6 +1,17 @@
 //! Stores a batch of counter reports idempotently: a report seen before (same pharmacy, same
 //! `report_id`) is recognised and only acknowledged again, so a client's retries never count
-//! twice. Each report is stored in its own audited transaction, after which it is acked.
+//! twice. A whole `Reports` batch is stored in **one** audited transaction (one acquisition of
+//! the writers' lock, one durable commit), each report inside its own savepoint, and acked
+//! only once that commit is durable.
+//!
+//! Why savepoints rather than validating first: a report is refused for good (a person not
+//! nominated to this pharmacy) after its idempotency row is written, and a report can also fail
+//! in the database on its own data (a constraint). On PostgreSQL any failed statement aborts the
+//! whole transaction, so without a savepoint one such report would sink the batch — and, the
+//! client resending the same batch, sink it again every time. Rolling back to the report's own
+//! savepoint undoes exactly its writes (its audit entries too: the chain's tip is restored with
+//! it, see `WriteTx::rollback_to`), so the others still commit; a failed report is not acked
+//! and the client sends it again, as when each report had its own transaction.
 
 use sotto_protocol::{MissedReason, Report, ReportEvent, WithheldReason};
 
@@ -21,15 +32,56 @@ pub enum Outcome {
     Refused(String),
 }
 
-/// Stores one report from `pharmacy_id`. Returns how it went; database errors are returned so
-/// the report is *not* acked and the client retries.
+/// Stores one report from `pharmacy_id` in its own transaction. Returns how it went; database
+/// errors are returned so the report is *not* acked and the client retries.
 pub async fn ingest(
     store: &Store,
     settings: &AlertSettings,
     pharmacy_id: &str,
     report: &Report,
 ) -> Result<Outcome> {
+    ingest_batch(store, settings, pharmacy_id, std::slice::from_ref(report))
+        .await?
+        .pop()
+        .expect("one outcome per report")
+}
+
+/// Stores a batch of reports from `pharmacy_id` in one transaction, in order (a later report
+/// sees what an earlier one stored, as if each had committed in turn). One outcome per report,
+/// in order: an `Err` means that report was undone and must not be acked. If the transaction
+/// cannot begin or commit, nothing is stored and the whole call fails.
+pub async fn ingest_batch(
+    store: &Store,
+    settings: &AlertSettings,
+    pharmacy_id: &str,
+    reports: &[Report],
+) -> Result<Vec<Result<Outcome>>> {
     let mut w = store.write().await?;
+    let mut outcomes = Vec::with_capacity(reports.len());
+    for report in reports {
+        let point = w.savepoint().await?;
+        let outcome = store_one(&mut w, settings, pharmacy_id, report).await;
+        match &outcome {
+            Ok(Outcome::Stored | Outcome::Duplicate) => w.release(point).await?,
+            // A refused report leaves nothing behind (not even its idempotency row: sent
+            // again, it is checked again), a failed one neither.
+            Ok(Outcome::Refused(_)) | Err(_) => w.rollback_to(point).await?,
+        }
+        outcomes.push(outcome);
+    }
+    if w.has_changes() {
+        w.commit().await?;
+    }
+    Ok(outcomes)
+}
+
+/// Writes one report inside the batch's transaction.
+async fn store_one(
+    w: &mut WriteTx,
+    settings: &AlertSettings,
+    pharmacy_id: &str,
+    report: &Report,
+) -> Result<Outcome> {
     let fresh = sqlx::query(
         "INSERT INTO reports_received (pharmacy_id, report_id, received_at) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",
@@ -46,7 +98,7 @@ pub async fn ingest(
     }
     let actor = Actor(format!("pharmacy:{pharmacy_id}"));
     if let Some(su) = person_of(&report.event)
-        && let Err(why) = check_person(&mut w, pharmacy_id, su).await?
+        && let Err(why) = check_person(w, pharmacy_id, su).await?
     {
         return Ok(Outcome::Refused(why));
     }
@@ -60,7 +112,7 @@ pub async fn ingest(
         } => {
             let dates = serde_json::to_string(take_home_dates).expect("dates serialise");
             insert_dispense(
-                &mut w,
+                w,
                 pharmacy_id,
                 &report.report_id,
                 service_user_id,
@@ -82,7 +134,7 @@ pub async fn ingest(
             at,
         } => {
             insert_dispense(
-                &mut w,
+                w,
                 pharmacy_id,
                 &report.report_id,
                 service_user_id,
@@ -127,7 +179,7 @@ pub async fn ingest(
             )
             .await?;
             if inserted == 1 {
-                missed::after_missed_dose(&mut w, settings, service_user_id, *date).await?;
+                missed::after_missed_dose(w, settings, service_user_id, *date).await?;
             }
         }
         ReportEvent::DayClosed { date, at, early } => {
@@ -152,11 +204,10 @@ pub async fn ingest(
             // A closed day settles days with nothing prescribed too (between two
             // prescriptions), which no missed-dose report carries: the rule looks at everyone.
             for su_id in crate::core::counter_state::people_of(&mut w.tx, pharmacy_id).await? {
-                missed::apply_safety_rule(&mut w, settings, &su_id).await?;
+                missed::apply_safety_rule(w, settings, &su_id).await?;
             }
         }
     }
-    w.commit().await?;
     Ok(Outcome::Stored)
 }
 

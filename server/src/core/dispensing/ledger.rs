@@ -72,12 +72,37 @@ fn local_date(text: &str, zone: Tz) -> Option<NaiveDate> {
 
 /// The pharmacy's local date of the last prescriber review: when a safety hold was last lifted.
 pub fn last_review_on(holds: &[Hold], zone: Tz) -> Option<NaiveDate> {
+    last_review_of(holds.iter().map(|h| (h.kind, h.lifted_at.as_deref())), zone)
+}
+
+/// [`last_review_on`] over `(kind, lifted_at)` pairs (the bulk pass reads no more than that).
+pub fn last_review_of<'a>(
+    holds: impl Iterator<Item = (HoldKind, Option<&'a str>)>,
+    zone: Tz,
+) -> Option<NaiveDate> {
     holds
-        .iter()
-        .filter(|h| h.kind == HoldKind::Safety)
-        .filter_map(|h| h.lifted_at.as_deref())
+        .filter(|(kind, _)| *kind == HoldKind::Safety)
+        .filter_map(|(_, lifted_at)| lifted_at)
         .filter_map(|at| local_date(at, zone))
         .max()
+}
+
+/// A stored hold as the ledger sees it, by the pharmacy's local dates (`None` if a stored
+/// instant is unreadable: such a hold is left out, on both paths alike).
+pub fn hold_span(
+    kind: HoldKind,
+    placed_at: &str,
+    lifted_at: Option<&str>,
+    zone: Tz,
+) -> Option<HoldSpan> {
+    Some(HoldSpan {
+        kind,
+        placed_on: local_date(placed_at, zone)?,
+        lifted_on: match lifted_at {
+            None => None,
+            Some(at) => Some(local_date(at, zone)?),
+        },
+    })
 }
 
 /// Reads a person's ledger inputs in one connection (a consistent read).
@@ -101,16 +126,7 @@ pub async fn records(
     let hold_rows = db::holds::history(&mut *conn, su_id).await?;
     let holds = hold_rows
         .iter()
-        .filter_map(|h| {
-            Some(HoldSpan {
-                kind: h.kind,
-                placed_on: local_date(&h.placed_at, zone)?,
-                lifted_on: match &h.lifted_at {
-                    None => None,
-                    Some(at) => Some(local_date(at, zone)?),
-                },
-            })
-        })
+        .filter_map(|h| hold_span(h.kind, &h.placed_at, h.lifted_at.as_deref(), zone))
         .collect();
     let active_holds = hold_rows
         .iter()
