@@ -171,6 +171,7 @@ fn codes_for_day(world: &[Person], calendars: &[PharmacyCalendar], today: NaiveD
             calendar,
             settled_through: today.pred_opt(),
             records_from: Some(today),
+            carried: None,
         };
         let code = sotto_domain::assess(&input, &p.holds, today, today).code;
         counts[code_index(code)] += 1;

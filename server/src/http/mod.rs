@@ -12,6 +12,7 @@ pub mod pharmacies;
 pub(crate) mod prescriptions;
 pub mod service_users;
 pub mod staff;
+mod transfers;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -60,5 +61,6 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(service_users::router())
         .merge(prescriptions::router())
         .merge(holds::router())
+        .merge(transfers::router())
         .merge(audit::router())
 }
