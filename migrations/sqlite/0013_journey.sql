@@ -21,3 +21,6 @@ INSERT INTO placements (id, service_user_id, pharmacy_id, kind, from_date, to_da
                         removal_sent_at, created_by, created_at)
 SELECT 'placement-' || id, id, pharmacy_id, 'home', NULL, NULL, NULL, 'system', created_at
 FROM service_users;
+
+-- An attend hold may name the appointment it waits for (RFC 3339); recording attendance lifts it.
+ALTER TABLE holds ADD COLUMN appointment_at TEXT;

@@ -1,7 +1,8 @@
 //! A person's journey between pharmacies, end to end with two real counters: a transfer in the
 //! middle of a prescription (the old counter stops, the new one starts, the run of days without
 //! a dose carries over), reports from the old pharmacy before and after the move, and the
-//! refusals that keep two pharmacies from supplying the same day.
+//! refusals that keep two pharmacies from supplying the same day; a hold that waits for an
+//! appointment, lifted by recording attendance.
 
 use std::time::Duration;
 
@@ -12,7 +13,10 @@ use sotto_tests::Backend;
 use sotto_tests::counter::{Counter, TestClock, evening, morning, today};
 use sotto_tests::push::{BrokerKind, PushWorld};
 
-sotto_tests::on_all_setups!(a_transfer_mid_prescription_moves_the_person_and_carries_the_run);
+sotto_tests::on_all_setups!(
+    a_transfer_mid_prescription_moves_the_person_and_carries_the_run,
+    an_appointment_hold_is_lifted_at_the_counter_by_recording_attendance,
+);
 
 const WAIT: Duration = Duration::from_secs(20);
 const REF: &str = "SU-4001";
@@ -220,4 +224,63 @@ async fn a_transfer_mid_prescription_moves_the_person_and_carries_the_run(
     assert_eq!(at_new[0]["date"], today().to_string());
     old.stop().await;
     new.stop().await;
+}
+
+async fn an_appointment_hold_is_lifted_at_the_counter_by_recording_attendance(
+    kind: BrokerKind,
+    backend: Backend,
+) {
+    let w = PushWorld::start_on(kind, backend, 1).await;
+    let counter = w.counter(Duration::from_secs(3600)).await;
+    let reference = sotto_tests::push::REFERENCE;
+    counter.wait_for_code(reference, "A", WAIT).await;
+    let holds = format!("/api/v1/service-users/{}/holds", w.service_user);
+    // Only an attend hold waits for an appointment.
+    let (status, body) = w
+        .app
+        .post(
+            &w.clinician.token,
+            &holds,
+            json!({"reason": "review", "kind": "safety", "appointment_at": "2030-01-07T10:30:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("appointment_at"), "{body}");
+    let appointment = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let (status, hold) = w
+        .app
+        .post(
+            &w.keyworker.token,
+            &holds,
+            json!({"reason": "see the keyworker first", "appointment_at": appointment}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hold}");
+    assert!(hold["appointment_at"].is_string(), "{hold}");
+    counter.wait_for_code(reference, "D", WAIT).await;
+
+    let id = hold["id"].as_str().unwrap();
+    let attended = format!("/api/v1/holds/{id}/attended");
+    // A pharmacist cannot record attendance.
+    let pharmacist = w.app.staff("pharmacist", Some(&w.pharmacy.id)).await;
+    let (status, body) = w.app.post(&pharmacist.token, &attended, json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = w.app.post(&w.keyworker.token, &attended, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["lifted_at"].is_string(), "{body}");
+    // The counter hears it at once: the person can collect again.
+    counter.wait_for_code(reference, "A", WAIT).await;
+    // Recorded once: a second attendance finds the hold lifted.
+    let (status, body) = w.app.post(&w.keyworker.token, &attended, json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    // The audit says it was an attendance, by whom.
+    let store = w.app.db().await;
+    let entries = sotto_server::core::db::audit::list(store.pool(), 0, 1000)
+        .await
+        .unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e.action == "hold.attended")
+        .expect("attendance audited");
+    assert_eq!(entry.actor, w.keyworker.id);
 }
