@@ -273,6 +273,20 @@ async fn an_appointment_hold_is_lifted_at_the_counter_by_recording_attendance(
     // Recorded once: a second attendance finds the hold lifted.
     let (status, body) = w.app.post(&w.keyworker.token, &attended, json!({})).await;
     assert_eq!(status, 409, "{body}");
+    // A safety hold is not lifted by attending: a prescriber reviews.
+    let (status, safety) = w
+        .app
+        .post(
+            &w.clinician.token,
+            &holds,
+            json!({"reason": "review", "kind": "safety"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{safety}");
+    let path = format!("/api/v1/holds/{}/attended", safety["id"].as_str().unwrap());
+    let (status, body) = w.app.post(&w.clinician.token, &path, json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.to_string().contains("prescriber review"), "{body}");
     // The audit says it was an attendance, by whom.
     let store = w.app.db().await;
     let entries = sotto_server::core::db::audit::list(store.pool(), 0, 1000)
