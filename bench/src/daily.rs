@@ -175,6 +175,7 @@ fn codes_for_day(world: &[Person], calendars: &[PharmacyCalendar], today: NaiveD
             calendar,
             settled_through: today.pred_opt(),
             records_from: Some(today),
+            carried: None,
         };
         let code = sotto_domain::assess(&input, &p.holds, today, today).code;
         counts[code_index(code)] += 1;
@@ -222,6 +223,7 @@ fn missed_pass(
             calendar,
             settled_through: Some(today),
             records_from: Some(p.prescription.start_date()),
+            carried: None,
         };
         let ledger = Ledger::compute(
             &input,

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::PharmacyCalendar;
 use crate::prescription::Directions;
@@ -49,6 +49,16 @@ pub struct PrescribedSchedule {
     pub directions: Directions,
 }
 
+/// Days without a dose counted at another pharmacy before this one's records of the person
+/// begin (a transfer): the run ending on `through`, as the service's ledger counted it there
+/// (since the last review). A run here that reaches back to the day after `through` goes on
+/// with these days, so moving pharmacy never resets the count of days without a dose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedRun {
+    pub through: NaiveDate,
+    pub days: u32,
+}
+
 /// Everything the ledger is computed from, for one person.
 #[derive(Debug, Clone, Copy)]
 pub struct LedgerInput<'a> {
@@ -66,6 +76,8 @@ pub struct LedgerInput<'a> {
     /// The first day the pharmacy's records cover (its counter's enrolment): what happened
     /// before is not known here, and is never counted.
     pub records_from: Option<NaiveDate>,
+    /// The run carried over from the person's previous pharmacy, if they moved here.
+    pub carried: Option<CarriedRun>,
 }
 
 /// How a dose came to be in hand.
@@ -176,6 +188,7 @@ pub struct Ledger {
     settled_through: Option<NaiveDate>,
     /// The clause 3 limit by date: from each prescription's start, its own.
     limits: Vec<(NaiveDate, u8)>,
+    carried: Option<CarriedRun>,
 }
 
 impl Ledger {
@@ -225,6 +238,7 @@ impl Ledger {
             last_review: input.last_review,
             settled_through: settled_until,
             limits,
+            carried: input.carried,
         }
     }
 
@@ -263,7 +277,25 @@ impl Ledger {
             run += 1;
             d = day.date.pred_opt();
         }
-        run
+        run + self.carried_into(d)
+    }
+
+    /// The carried run, if the walk back stopped on its last day and that day is not one of
+    /// ours (before our records) and not before the last review.
+    fn carried_into(&self, stopped_on: Option<NaiveDate>) -> u32 {
+        match (self.carried, stopped_on) {
+            (Some(c), Some(d))
+                if c.through == d
+                    && self.last_review.is_none_or(|r| r <= c.through)
+                    && self
+                        .days
+                        .get(&d)
+                        .is_none_or(|a| a.state == DayState::NotRecorded) =>
+            {
+                c.days
+            }
+            _ => 0,
+        }
     }
 
     /// The run that matters on `date`: the one ending on the last settled day up to `date`.

@@ -28,8 +28,8 @@ pub use hours::{
     DayHours, DayHoursText, OpeningHours, OpeningHoursText, local_instant, parse_hh_mm,
 };
 pub use ledger::{
-    Assessment, DayAccount, DayState, HoldSpan, InHand, LOOKBACK_DAYS, Ledger, LedgerInput, NoDose,
-    PrescribedSchedule, SHOWN_DAYS, assess,
+    Assessment, CarriedRun, DayAccount, DayState, HoldSpan, InHand, LOOKBACK_DAYS, Ledger,
+    LedgerInput, NoDose, PrescribedSchedule, SHOWN_DAYS, assess,
 };
 pub use medicine::{DoseMg, Medicine};
 pub use prescription::{Directions, Prescription, PrescriptionDraft, Regime};

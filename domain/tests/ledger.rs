@@ -31,6 +31,7 @@ fn input<'a>(
         calendar,
         settled_through: Some(settled_through),
         records_from: None,
+        carried: None,
     }
 }
 

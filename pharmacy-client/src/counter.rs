@@ -190,7 +190,8 @@ pub fn assess_person(
         last_review: person.last_review_on,
         calendar: &local.calendar,
         settled_through,
-        records_from: local.enrolled_on,
+        records_from: records_from(person, local.enrolled_on),
+        carried: carried_run(person),
     };
     let holds: Vec<HoldKind> = person.holds.iter().map(|h| h.kind).collect();
     assess(&input, &holds, date, today)
@@ -233,13 +234,26 @@ pub fn missed_on_close(
         last_review: person.last_review_on,
         calendar,
         settled_through: Some(date),
-        records_from: enrolled_on,
+        records_from: records_from(person, enrolled_on),
+        carried: carried_run(person),
     };
     let from = date - Days::new(LOOKBACK_DAYS);
     let to = date + Days::new(14);
     let ledger = Ledger::compute(&input, from, to);
     let until = ledger.settled_until().unwrap_or(date);
     ledger.missed_doses(date, until)
+}
+
+/// Where this counter's records of `person` begin: its enrolment, or the day the person moved
+/// here if later (what happened before was another pharmacy's).
+fn records_from(person: &PersonState, enrolled_on: Option<NaiveDate>) -> Option<NaiveDate> {
+    let moved_here = person.stay.as_ref().and_then(|s| s.from);
+    [enrolled_on, moved_here].into_iter().flatten().max()
+}
+
+/// The days without a dose counted at the person's previous pharmacy, up to their move here.
+fn carried_run(person: &PersonState) -> Option<sotto_domain::CarriedRun> {
+    person.stay.as_ref().and_then(|s| s.carried_run)
 }
 
 /// Every prescription laid out as the server computed it; one whose days are not one per date
@@ -367,6 +381,7 @@ mod tests {
                 days,
             }],
             last_review_on: None,
+            stay: None,
         }
     }
 

@@ -390,6 +390,7 @@ mod tests {
                     days: doses.clone(),
                 }],
                 last_review_on: None,
+                stay: None,
             };
             // Records from `date`: no earlier day counts towards clause 3 (no E to hide rows).
             let local = LocalRecords {

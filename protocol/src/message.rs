@@ -78,6 +78,25 @@ pub struct PersonState {
     /// without a dose before it no longer count towards clause 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_review_on: Option<NaiveDate>,
+    /// The dates this pharmacy holds the person, when it does not hold them for good (they
+    /// moved here, or move on): outside them nothing is supplied here. Absent: for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stay: Option<Stay>,
+}
+
+/// When a pharmacy holds a person (a transfer between pharmacies), and the days without a dose
+/// counted at the previous one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stay {
+    /// The first day this pharmacy holds the person: its records of them begin then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<NaiveDate>,
+    /// The last day it holds them (they move on the day after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+    /// The run of days without a dose up to `from`, counted at the previous pharmacy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_run: Option<sotto_domain::CarriedRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -291,3 +291,21 @@ impl Drop for Counter {
 
 /// The clock allowance for a counter on a clock the test moves (see `launch`).
 pub const MOVED_CLOCK_SKEW: Duration = Duration::from_secs(400 * 86_400);
+
+/// Today by UTC (the pharmacies of the test worlds are in London: the same date).
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// 19:30 UTC on `day`: after the 18:00 closing time in London, winter or summer (a counter on
+/// a [`TestClock`] set there closes the day).
+pub fn evening(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.from_utc_datetime(&day.and_hms_opt(19, 30, 0).unwrap())
+}
+
+/// 10:00 UTC on `day`: the pharmacy is open.
+pub fn morning(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.from_utc_datetime(&day.and_hms_opt(10, 0, 0).unwrap())
+}

@@ -69,6 +69,7 @@ pub fn person(
             days,
         }],
         last_review_on: None,
+        stay: None,
     }
 }
 
@@ -150,6 +151,7 @@ pub fn person_on(id: &str, reference: &str, prescription: PrescriptionState) -> 
         holds: vec![],
         prescriptions: vec![prescription],
         last_review_on: None,
+        stay: None,
     }
 }
 

@@ -148,10 +148,12 @@ pub enum PersonOp {
     ReadAccessLog,
     /// Open their record outside the caseload, with a reason.
     BreakGlass,
+    /// Move them to another pharmacy from a date.
+    Transfer,
 }
 
 impl PersonOp {
-    pub const ALL: [PersonOp; 9] = [
+    pub const ALL: [PersonOp; 10] = [
         PersonOp::Read,
         PersonOp::PlaceHold,
         PersonOp::PlaceSafetyHold,
@@ -161,6 +163,7 @@ impl PersonOp {
         PersonOp::SetKeyworker,
         PersonOp::ReadAccessLog,
         PersonOp::BreakGlass,
+        PersonOp::Transfer,
     ];
 }
 
@@ -528,7 +531,9 @@ mod tests {
             Role::Admin => op == ReadAccessLog,
             Role::Pharmacist => op == Read && rel == R::Pharmacy,
             Role::Keyworker => match op {
-                Read | PlaceHold | LiftHold | SetKeyworker | ReadAccessLog => acts.contains(&rel),
+                Read | PlaceHold | LiftHold | SetKeyworker | ReadAccessLog | Transfer => {
+                    acts.contains(&rel)
+                }
                 PlaceSafetyHold | LiftSafetyHold | Prescribe => false,
                 BreakGlass => matches!(rel, R::None | R::Pharmacy),
             },
@@ -564,7 +569,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 4 * 6 * 9);
+        assert_eq!(checked, 4 * 6 * 10);
     }
 
     #[test]

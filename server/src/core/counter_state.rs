@@ -3,8 +3,10 @@
 //! snapshots, so the two can never disagree.
 
 use chrono::Duration;
-use sotto_protocol::{HoldState, PersonState, PharmacyInfo, PrescriptionState};
-use sqlx::{AnyConnection, Row};
+use sotto_protocol::{HoldState, PersonState, PharmacyInfo, PrescriptionState, Stay};
+use sqlx::AnyConnection;
+
+use crate::core::dispensing::ledger;
 
 use crate::core::db::{self, pharmacies::Pharmacy};
 use crate::error::{Error, Result};
@@ -33,7 +35,8 @@ pub async fn pharmacy_info(
 }
 
 /// One person's state: identity for the counter, active hold kinds (never reasons), and every
-/// prescription from yesterday on, laid out day by day with the pharmacy's closures applied.
+/// prescription from yesterday on, laid out day by day with the pharmacy's closures applied —
+/// only the days this pharmacy holds the person (a transfer: `stay`).
 pub async fn person_state(
     conn: &mut AnyConnection,
     pharmacy: &Pharmacy,
@@ -42,27 +45,35 @@ pub async fn person_state(
     let su = db::service_users::get(&mut *conn, service_user_id)
         .await?
         .ok_or(Error::NotFound("service user"))?;
-    let calendar = db::pharmacies::calendar(&mut *conn, pharmacy).await?;
+    // The person's ledger inputs here: the same layout and carried run the server counts with.
+    let records = ledger::records(&mut *conn, pharmacy, &su.id).await?;
     // The last fortnight too: the counter's dose ledger counts the days between an ended
     // prescription and the next (and a client whose clock is a little behind still finds
     // today's row).
     let from = pharmacy.today() - Duration::days(LEDGER_LOOKBACK_DAYS);
-    let prescriptions = db::prescriptions::for_service_user(&mut *conn, &su.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.prescription.end_date() >= from)
-        .map(|p| PrescriptionState {
+    let prescriptions = records
+        .stored
+        .iter()
+        .zip(&records.prescriptions)
+        .filter(|(p, _)| p.prescription.end_date() >= from)
+        .map(|(p, laid_out)| PrescriptionState {
             directions: p.prescription.directions(),
             start_date: p.prescription.start_date(),
             end_date: p.prescription.end_date(),
-            days: p.prescription.schedule(&calendar).days().to_vec(),
-            id: p.id,
+            days: laid_out.schedule.days().to_vec(),
+            id: p.id.clone(),
         })
         .collect();
-    let history = db::holds::history(&mut *conn, &su.id).await?;
-    let zone = crate::core::dispensing::ledger::zone(pharmacy);
-    let last_review_on = crate::core::dispensing::ledger::last_review_on(&history, zone);
-    let holds = history
+    let stays = db::placements::of_person(&mut *conn, &su.id).await?;
+    let stay = ledger::stay_at(&stays, &pharmacy.id)
+        .filter(|s| s.from.is_some() || s.to.is_some())
+        .map(|s| Stay {
+            from: s.from,
+            until: s.to,
+            carried_run: records.carried,
+        });
+    let holds = records
+        .hold_rows
         .into_iter()
         .filter(|h| h.lifted_at.is_none())
         .map(|h| HoldState {
@@ -78,17 +89,15 @@ pub async fn person_state(
         date_of_birth: su.date_of_birth,
         holds,
         prescriptions,
-        last_review_on,
+        last_review_on: records.last_review,
+        stay,
     })
 }
 
-/// Ids of everyone nominated to a pharmacy.
+/// Ids of everyone a pharmacy holds today or later (its counter must know them).
 pub async fn people_of(conn: &mut AnyConnection, pharmacy_id: &str) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT id FROM service_users WHERE pharmacy_id = $1 ORDER BY id")
-        .bind(pharmacy_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| r.try_get::<String, _>("id").map_err(Error::from))
-        .collect()
+    let pharmacy = db::pharmacies::get(&mut *conn, pharmacy_id)
+        .await?
+        .ok_or(Error::NotFound("pharmacy"))?;
+    db::placements::people_from(conn, pharmacy_id, pharmacy.today()).await
 }

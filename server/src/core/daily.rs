@@ -114,8 +114,25 @@ where
         ),
         Backend::Sqlite => None,
     };
-    let bulk = Arc::new(Bulk::read(store, &mut tx, snapshot, scope, date).await?);
+    let mut bulk = Bulk::read(store, &mut tx, snapshot, scope, date).await?;
+    // People who moved pharmacy (issue 16): their records begin at the move and carry the run
+    // from the pharmacy before, which only the per-person path reads. They are few; they take
+    // that path (the same `assess` on the same inputs), after the bulk snapshot.
+    let moved: std::collections::HashSet<String> = sqlx::query(
+        "SELECT DISTINCT service_user_id FROM placements \
+         WHERE from_date IS NOT NULL OR to_date IS NOT NULL",
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get::<String, _>(0))
+    .collect::<std::result::Result<_, _>>()?;
     drop(tx); // read only: rolls back
+    let (one_by_one, people): (Vec<_>, Vec<_>) = std::mem::take(&mut bulk.people)
+        .into_iter()
+        .partition(|(su, _)| moved.contains(su));
+    bulk.people = people;
+    let bulk = Arc::new(bulk);
     let read = started.elapsed();
     // The rules are pure and per person: one chunk of people per core, off the async workers.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -135,6 +152,24 @@ where
             .await
             .map_err(|e| Error::Internal(format!("the daily pass failed: {e}")))??;
         out.extend(part);
+    }
+    for (su, pharmacy_id) in &one_by_one {
+        let site = bulk
+            .sites
+            .get(pharmacy_id)
+            .ok_or_else(|| Error::Internal("service user's pharmacy is missing".into()))?;
+        let pharmacy = db::pharmacies::get(store.pool(), pharmacy_id)
+            .await?
+            .ok_or_else(|| Error::Internal("service user's pharmacy is missing".into()))?;
+        let mut conn = store.pool().acquire().await?;
+        let records = ledger::records(&mut conn, &pharmacy, su).await?;
+        drop(conn);
+        out.push(keep(DailyCode {
+            service_user_id: su.clone(),
+            pharmacy_id: pharmacy_id.clone(),
+            date: site.date,
+            assessment: records.assess(site.date, site.today),
+        }));
     }
     let rules = started.elapsed() - read;
     Ok((out, Timings { read, rules }))
@@ -402,6 +437,8 @@ impl Bulk {
                 calendar: &site.calendar,
                 settled_through: site.closed_through.max(missed),
                 records_from: site.records_from,
+                // Only people who moved pharmacy carry a run; they take the per-person path.
+                carried: None,
             };
             let assessment = assess(&input, &active, site.date, site.today);
             out.push(keep(DailyCode {

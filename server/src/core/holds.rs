@@ -33,6 +33,25 @@ pub async fn place(
     kind: HoldKind,
     reason: &str,
 ) -> Result<Hold> {
+    place_for(st, caller, su_id, kind, reason, None).await
+}
+
+/// Places a hold that may name the appointment it waits for (attend holds only): recording
+/// attendance ([`attended`]) lifts it.
+pub async fn place_for(
+    st: &AppState,
+    caller: &Caller,
+    su_id: &str,
+    kind: HoldKind,
+    reason: &str,
+    appointment_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Hold> {
+    if appointment_at.is_some() && kind != HoldKind::Attend {
+        return Err(Error::field(
+            "appointment_at",
+            "only an attend hold waits for an appointment",
+        ));
+    }
     let mut w = st.store.write().await?;
     let su = db::service_users::get(&mut *w.tx, su_id)
         .await?
@@ -40,6 +59,9 @@ pub async fn place(
     access::person_in(&mut w.tx, caller, &su, place_op(kind)).await?;
     let reason = parse_reason(reason)?;
     let hold = db::holds::place(&mut w, &Actor(caller.id.clone()), &su.id, kind, &reason).await?;
+    if let Some(at) = appointment_at {
+        db::holds::set_appointment(&mut w, &Actor(caller.id.clone()), &hold, at).await?;
+    }
     crate::core::outbox::person_changed(&mut w, &su.id).await?;
     // The opt-in private heads-up: the person hears it from their service, not at the counter.
     if let (HoldKind::Attend, Some(to)) = (hold.kind, &su.heads_up_email) {
@@ -98,6 +120,23 @@ pub async fn may_lift(
 /// Lifts a hold if the caller may (a safety hold: clinicians only); shared by the API and the
 /// console. Returns the hold as it was and when it was lifted.
 pub async fn lift(st: &AppState, caller: &Caller, id: &str, note: &str) -> Result<(Hold, String)> {
+    lift_noting(st, caller, id, note, false).await
+}
+
+/// Records that the person attended: lifts their attend hold (with the same access rule as a
+/// lift), audited as an attendance, and the counter is told at once. A safety hold is not
+/// lifted by attending: a prescriber reviews.
+pub async fn attended(st: &AppState, caller: &Caller, id: &str) -> Result<(Hold, String)> {
+    lift_noting(st, caller, id, "attended", true).await
+}
+
+async fn lift_noting(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    note: &str,
+    attended: bool,
+) -> Result<(Hold, String)> {
     let mut w = st.store.write().await?;
     let hold = db::holds::get(&mut w, id)
         .await?
@@ -106,7 +145,22 @@ pub async fn lift(st: &AppState, caller: &Caller, id: &str, note: &str) -> Resul
         .await?
         .ok_or_else(|| Error::Internal("hold without a service user".into()))?;
     check_may_lift(&mut w.tx, caller, &hold, &su).await?;
+    if attended && hold.kind != HoldKind::Attend {
+        return Err(Error::Conflict {
+            field: "id",
+            detail: "a safety hold is lifted by a prescriber review, not by attending".into(),
+        });
+    }
     let note = values::parse_text("note", note, 2000, false)?;
+    if attended {
+        w.audit(
+            &Actor(caller.id.clone()),
+            "hold.attended",
+            &format!("service_user:{}", su.id),
+            serde_json::json!({"hold_id": hold.id}),
+        )
+        .await?;
+    }
     let lifted_at = db::holds::lift(&mut w, &Actor(caller.id.clone()), &hold, &note).await?;
     crate::core::outbox::person_changed(&mut w, &su.id).await?;
     let still_held = db::holds::active(&mut *w.tx, &su.id).await?;

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod service_users;
 pub mod staff;
 pub mod status;
+pub mod transfers;
 pub mod values;
 
 use std::sync::Arc;

@@ -9,14 +9,31 @@ use super::counter_state as state;
 use crate::core::db::{self, audit::WriteTx, now_text};
 use crate::error::{Error, Result};
 
-/// Announces a person's new state to their pharmacy, in the caller's transaction.
+/// Announces a person's new state to every pharmacy that holds them today or later, in the
+/// caller's transaction; a pharmacy whose days with them are over is told once that they left.
 pub async fn person_changed(w: &mut WriteTx, service_user_id: &str) -> Result<()> {
-    let su = db::service_users::get(&mut *w.tx, service_user_id)
-        .await?
-        .ok_or(Error::NotFound("service user"))?;
-    let pharmacy = load_pharmacy(w, &su.pharmacy_id).await?;
-    let person = state::person_state(&mut w.tx, &pharmacy, service_user_id).await?;
-    enqueue(w, &pharmacy.id, Change::Person(person)).await
+    let stays = db::placements::of_person(&mut w.tx, service_user_id).await?;
+    let mut told = std::collections::BTreeSet::new();
+    // The latest stay at each pharmacy decides what it is told.
+    for stay in stays.iter().rev() {
+        if !told.insert(stay.pharmacy_id.clone()) {
+            continue;
+        }
+        let pharmacy = load_pharmacy(w, &stay.pharmacy_id).await?;
+        if stay.to.is_some_and(|to| to < pharmacy.today()) {
+            if !stay.removal_sent {
+                let change = Change::PersonRemoved {
+                    service_user_id: service_user_id.to_string(),
+                };
+                enqueue(w, &pharmacy.id, change).await?;
+                db::placements::mark_removal_sent(&mut w.tx, &stay.id).await?;
+            }
+            continue;
+        }
+        let person = state::person_state(&mut w.tx, &pharmacy, service_user_id).await?;
+        enqueue(w, &pharmacy.id, Change::Person(person)).await?;
+    }
+    Ok(())
 }
 
 /// Announces a pharmacy's new calendar, and every person's schedule recomputed with it.

@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(place))
         .routes(routes!(lift))
+        .routes(routes!(attended))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -27,6 +28,10 @@ pub struct PlaceHold {
     /// `attend` (default). A clinician may also place a `safety` hold (prescriber review).
     #[serde(default = "attend")]
     pub kind: HoldKind,
+    /// The appointment an attend hold waits for (RFC 3339): recording attendance
+    /// (`POST /api/v1/holds/{id}/attended`) lifts the hold.
+    #[serde(default)]
+    pub appointment_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn attend() -> HoldKind {
@@ -38,6 +43,8 @@ pub struct HoldPlaced {
     pub id: String,
     pub kind: HoldKind,
     pub placed_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[utoipa::path(post, path = "/api/v1/service-users/{id}/holds", operation_id = "placeHold", summary = "Place a hold (the pharmacy sees code D or E)", tag = "holds",
@@ -52,13 +59,22 @@ async fn place(
 ) -> Result<(StatusCode, Json<HoldPlaced>)> {
     access::role_may(caller.role, PersonOp::PlaceHold)?;
     let req: PlaceHold = body.parse()?;
-    let hold = holds::place(&st, &caller, &su_id, req.kind, &req.reason).await?;
+    let hold = holds::place_for(
+        &st,
+        &caller,
+        &su_id,
+        req.kind,
+        &req.reason,
+        req.appointment_at,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(HoldPlaced {
             id: hold.id,
             kind: hold.kind,
             placed_at: hold.placed_at,
+            appointment_at: req.appointment_at,
         }),
     ))
 }
@@ -89,6 +105,25 @@ async fn lift(
     access::role_may(caller.role, PersonOp::LiftHold)?;
     let req: LiftHold = body.parse()?;
     let (hold, lifted_at) = holds::lift(&st, &caller, &id, &req.note).await?;
+    Ok(Json(HoldLifted {
+        id: hold.id,
+        kind: hold.kind,
+        lifted_at,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/holds/{id}/attended", operation_id = "recordAttendance",
+    summary = "Record that the person attended: lifts their attend hold at once", tag = "holds",
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = HoldLifted), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+async fn attended(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HoldLifted>> {
+    access::role_may(caller.role, PersonOp::LiftHold)?;
+    let (hold, lifted_at) = holds::attended(&st, &caller, &id).await?;
     Ok(Json(HoldLifted {
         id: hold.id,
         kind: hold.kind,

@@ -13,6 +13,7 @@ pub(crate) mod prescriptions;
 pub mod records;
 pub mod service_users;
 pub mod staff;
+mod transfers;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -62,5 +63,6 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(prescriptions::router())
         .merge(holds::router())
         .merge(records::router())
+        .merge(transfers::router())
         .merge(audit::router())
 }

@@ -162,3 +162,25 @@ where
         .await?;
     row.as_ref().map(from_row).transpose()
 }
+
+/// Names the appointment an attend hold waits for, audited.
+pub async fn set_appointment(
+    w: &mut WriteTx,
+    actor: &Actor,
+    hold: &Hold,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    sqlx::query("UPDATE holds SET appointment_at = $1 WHERE id = $2")
+        .bind(&at)
+        .bind(&hold.id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.audit(
+        actor,
+        "hold.appointment",
+        &format!("service_user:{}", hold.service_user_id),
+        serde_json::json!({"hold_id": hold.id, "appointment_at": at}),
+    )
+    .await
+}

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod holds;
 pub mod pharmacies;
+pub mod placements;
 pub mod prescriptions;
 pub mod service_users;
 pub mod staff;

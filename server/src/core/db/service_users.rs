@@ -76,6 +76,8 @@ pub async fn insert(w: &mut WriteTx, actor: &Actor, su: &NewServiceUser) -> Resu
     conflict_on_unique(res, "reference", || {
         format!("reference {} is already in use", su.reference.as_str())
     })?;
+    // Held by the nominated pharmacy since the record began (a transfer adds the next one).
+    super::placements::insert(&mut w.tx, &id, &su.pharmacy_id, None, &actor.0).await?;
     // The audit names the person by id only: the log is read by administrators.
     w.audit(
         actor,

@@ -17,7 +17,7 @@ use sotto_protocol::{MissedReason, Report, ReportEvent, WithheldReason};
 
 use super::missed;
 use crate::core::db::audit::{Actor, WriteTx};
-use crate::core::db::{self, Store, date_text, new_id, now_text};
+use crate::core::db::{Store, date_text, new_id, now_text};
 use crate::error::Result;
 
 pub use super::alerts::AlertSettings;
@@ -97,9 +97,8 @@ async fn store_one(
         return Ok(Outcome::Duplicate);
     }
     let actor = Actor(format!("pharmacy:{pharmacy_id}"));
-    if let Some(su) = person_of(&report.event)
-        && let Err(why) = check_person(w, pharmacy_id, su).await?
-    {
+    // Who the pharmacy holds, and on which days (a transfer): `core::transfers`.
+    if let Err(why) = crate::core::transfers::check_report(w, pharmacy_id, &report.event).await? {
         return Ok(Outcome::Refused(why));
     }
     match &report.event {
@@ -209,34 +208,6 @@ async fn store_one(
         }
     }
     Ok(Outcome::Stored)
-}
-
-fn person_of(event: &ReportEvent) -> Option<&str> {
-    match event {
-        ReportEvent::Supplied {
-            service_user_id, ..
-        }
-        | ReportEvent::Withheld {
-            service_user_id, ..
-        }
-        | ReportEvent::Missed {
-            service_user_id, ..
-        } => Some(service_user_id),
-        ReportEvent::DayClosed { .. } => None,
-    }
-}
-
-/// A pharmacy reports only on people nominated to it.
-async fn check_person(
-    w: &mut WriteTx,
-    pharmacy_id: &str,
-    su_id: &str,
-) -> Result<std::result::Result<(), String>> {
-    Ok(match db::service_users::get(&mut *w.tx, su_id).await? {
-        Some(su) if su.pharmacy_id == pharmacy_id => Ok(()),
-        Some(_) => Err("the person is not nominated to this pharmacy".into()),
-        None => Err("unknown person".into()),
-    })
 }
 
 pub fn reason_code(r: WithheldReason) -> &'static str {

@@ -7,12 +7,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sotto_domain::{
-    Assessment, HoldKind, HoldSpan, LedgerInput, PharmacyCalendar, PrescribedSchedule,
-    SupplyRecord, assess,
+    Assessment, CarriedRun, HoldKind, HoldSpan, Ledger, LedgerInput, PharmacyCalendar,
+    PrescribedSchedule, Schedule, SupplyRecord, assess,
 };
 use sqlx::{AnyConnection, Row};
 
 use super::history::Dispense;
+use crate::core::db::placements::{self, Placement};
 use crate::core::db::{self, holds::Hold, pharmacies::Pharmacy, prescriptions::Stored};
 use crate::error::Result;
 
@@ -34,6 +35,8 @@ pub struct PersonRecords {
     pub calendar: PharmacyCalendar,
     pub settled_through: Option<NaiveDate>,
     pub records_from: Option<NaiveDate>,
+    /// The run carried over from the previous pharmacy (a transfer here).
+    pub carried: Option<CarriedRun>,
 }
 
 impl PersonRecords {
@@ -46,6 +49,7 @@ impl PersonRecords {
             calendar: &self.calendar,
             settled_through: self.settled_through,
             records_from: self.records_from,
+            carried: self.carried,
         }
     }
 
@@ -105,22 +109,96 @@ pub fn hold_span(
     })
 }
 
-/// Reads a person's ledger inputs in one connection (a consistent read).
+/// Reads a person's ledger inputs at `pharmacy` in one connection (a consistent read): the days
+/// it holds them (their latest placement there), and the run carried over from the pharmacy
+/// before if they moved here.
 pub async fn records(
     conn: &mut AnyConnection,
     pharmacy: &Pharmacy,
     su_id: &str,
 ) -> Result<PersonRecords> {
+    let stays = placements::of_person(&mut *conn, su_id).await?;
+    let stay = stay_at(&stays, &pharmacy.id).cloned();
+    let mut records = records_at(&mut *conn, pharmacy, su_id, stay.as_ref()).await?;
+    records.carried = carried(&mut *conn, su_id, &stays, stay.as_ref()).await?;
+    Ok(records)
+}
+
+/// The latest placement of a person at a pharmacy: the days it holds them (earlier stays
+/// there, before a move away and back, are not this pharmacy's concern any more).
+pub fn stay_at<'a>(stays: &'a [Placement], pharmacy_id: &str) -> Option<&'a Placement> {
+    stays.iter().rev().find(|p| p.pharmacy_id == pharmacy_id)
+}
+
+/// A prescription's days that `stay` covers, laid out with the pharmacy's calendar; `None` if
+/// none is.
+pub fn layout(
+    stored: &Stored,
+    calendar: &PharmacyCalendar,
+    stay: Option<&Placement>,
+) -> Option<Schedule> {
+    let schedule = stored.prescription.schedule(calendar);
+    match stay {
+        None => Some(schedule),
+        Some(stay) => Schedule::from_days(
+            schedule
+                .days()
+                .iter()
+                .filter(|d| stay.covers(d.date))
+                .copied()
+                .collect(),
+        ),
+    }
+}
+
+/// The run of days without a dose at the previous pharmacy up to the day before `stay` began.
+async fn carried(
+    conn: &mut AnyConnection,
+    su_id: &str,
+    stays: &[Placement],
+    stay: Option<&Placement>,
+) -> Result<Option<CarriedRun>> {
+    let Some(from) = stay.and_then(|s| s.from) else {
+        return Ok(None);
+    };
+    let Some(through) = from.pred_opt() else {
+        return Ok(None);
+    };
+    let Some(before) = stays.iter().rev().find(|p| p.covers(through)) else {
+        return Ok(None);
+    };
+    let Some(previous) = db::pharmacies::get(&mut *conn, &before.pharmacy_id).await? else {
+        return Ok(None);
+    };
+    // One step back only: a run carried twice within a few days is not followed further.
+    let r = records_at(&mut *conn, &previous, su_id, Some(before)).await?;
+    let start = through - chrono::Duration::days(sotto_domain::LOOKBACK_DAYS as i64);
+    let days = Ledger::compute(&r.input(), start, through).run_ending(through);
+    Ok(Some(CarriedRun { through, days }))
+}
+
+async fn records_at(
+    conn: &mut AnyConnection,
+    pharmacy: &Pharmacy,
+    su_id: &str,
+    stay: Option<&Placement>,
+) -> Result<PersonRecords> {
     let zone = zone(pharmacy);
     let calendar = db::pharmacies::calendar(&mut *conn, pharmacy).await?;
-    let stored = db::prescriptions::for_service_user(&mut *conn, su_id).await?;
-    let prescriptions = stored
+    let stored: Vec<Stored> = db::prescriptions::for_service_user(&mut *conn, su_id).await?;
+    let laid_out: Vec<(Stored, Schedule)> = stored
+        .into_iter()
+        .filter_map(|p| Some((layout(&p, &calendar, stay)?, p)))
+        .map(|(s, p)| (p, s))
+        .collect();
+    let prescriptions = laid_out
         .iter()
-        .map(|p| PrescribedSchedule {
-            schedule: p.prescription.schedule(&calendar),
+        .map(|(p, schedule)| PrescribedSchedule {
+            schedule: schedule.clone(),
             directions: p.prescription.directions(),
         })
         .collect();
+    let stored = laid_out.into_iter().map(|(p, _)| p).collect();
     let dispenses = super::history::history(&mut *conn, su_id).await?;
     let supplies = super::history::supply_records(&dispenses);
     let hold_rows = db::holds::history(&mut *conn, su_id).await?;
@@ -135,7 +213,14 @@ pub async fn records(
         .collect();
     let last_review = last_review_on(&hold_rows, zone);
     let settled_through = settled_through(&mut *conn, &pharmacy.id, su_id).await?;
-    let records_from = records_from(&mut *conn, &pharmacy.id).await?;
+    // Before the person moved here, this pharmacy's records of them do not exist.
+    let records_from = [
+        records_from(&mut *conn, &pharmacy.id).await?,
+        stay.and_then(|s| s.from),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
     Ok(PersonRecords {
         prescriptions,
         stored,
@@ -148,6 +233,7 @@ pub async fn records(
         calendar,
         settled_through,
         records_from,
+        carried: None,
     })
 }
 

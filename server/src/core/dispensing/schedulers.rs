@@ -41,6 +41,9 @@ pub async fn run(store: Store, settings: ScheduleSettings, shutdown: Cancellatio
         if let Err(e) = catch_up_pass(&store, &settings.alerts).await {
             tracing::warn!(error = %e, "missed-dose catch-up failed; will retry");
         }
+        if let Err(e) = crate::core::transfers::take_effect_pass(&store).await {
+            tracing::warn!(error = %e, "transfer pass failed; will retry");
+        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
