@@ -348,6 +348,37 @@ async fn the_bulk_pass_gives_every_person_the_per_person_answer(backend: Backend
     let mut rng = Rng(0x5eed_1234_abcd_0042);
     let people = populate(&store, &mut rng, 8, 12).await;
     let today = chrono::Utc::now().date_naive();
+    // Three people moved pharmacy two days ago (issue 16): the pass must give them the
+    // per-person answer too (records from the move, the run carried from the pharmacy before).
+    for su in people.iter().step_by(31).take(3) {
+        let now = at(today, 0);
+        exec(
+            &store,
+            format!(
+                "INSERT INTO placements (id, service_user_id, pharmacy_id, kind, from_date, \
+                 to_date, removal_sent_at, created_by, created_at) \
+                 SELECT 'old-{su}', id, pharmacy_id, 'home', NULL, '{before}', NULL, 'test', '{now}' \
+                 FROM service_users WHERE id = '{su}'",
+                before = d(plus(today, -3)),
+            ),
+        )
+        .await;
+        exec(
+            &store,
+            format!(
+                "INSERT INTO placements (id, service_user_id, pharmacy_id, kind, from_date, \
+                 to_date, removal_sent_at, created_by, created_at) VALUES \
+                 ('new-{su}', '{su}', 'ph7', 'home', '{from}', NULL, NULL, 'test', '{now}')",
+                from = d(plus(today, -2)),
+            ),
+        )
+        .await;
+        exec(
+            &store,
+            format!("UPDATE service_users SET pharmacy_id = 'ph7' WHERE id = '{su}'"),
+        )
+        .await;
+    }
     let mut codes_seen = std::collections::BTreeSet::new();
     let mut runs_seen = std::collections::BTreeSet::new();
     for date in [
