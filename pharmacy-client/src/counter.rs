@@ -379,6 +379,8 @@ mod tests {
                 end_date: start + Days::new(5),
                 directions: Default::default(),
                 days,
+                medicine: None,
+                prescriber: None,
             }],
             last_review_on: None,
             stay: None,

@@ -24,6 +24,7 @@ mod counter;
 mod error;
 mod http;
 mod mqtt;
+mod records;
 mod store;
 mod sync;
 mod today;

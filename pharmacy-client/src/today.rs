@@ -388,6 +388,8 @@ mod tests {
                         ..Directions::default()
                     },
                     days: doses.clone(),
+                    medicine: None,
+                    prescriber: None,
                 }],
                 last_review_on: None,
                 stay: None,

@@ -116,6 +116,12 @@ pub struct PrescriptionState {
     pub directions: Directions,
     /// One entry per date from start to end, as the server computed it (closures applied).
     pub days: Vec<DoseDay>,
+    /// What is dispensed, and the prescriber's name: the controlled-drug register the pharmacy
+    /// keeps needs both for every instalment (absent from older servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medicine: Option<sotto_domain::Medicine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prescriber: Option<String>,
 }
 
 /// The pharmacy's own details.

@@ -9,6 +9,7 @@ mod error;
 pub(crate) mod guard;
 mod html;
 mod page;
+mod records_page;
 mod supply;
 mod today_page;
 
@@ -57,6 +58,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), guard::require_api_token));
     let api_reads = Router::new()
         .route("/api/today", get(api::today))
+        .route("/api/supply-log", get(records_page::api))
         .route_layer(from_fn_with_state(
             state.clone(),
             guard::require_api_token_to_read,
@@ -65,6 +67,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/", get(page::counter))
         .route("/today", get(page::counter))
         .route("/today/print", get(today_page::print))
+        .route("/records", get(records_page::page_view))
+        .route("/records.csv", get(records_page::csv))
         .route("/supply", post(page::supply))
         .route("/close-day", post(close_page::close_day))
         .route("/api/status", get(api::status))

@@ -150,7 +150,7 @@ fn tabs(view: &View, list: &DayList) -> String {
         .collect();
     format!(
         "<nav class=\"tabs\" aria-label=\"Which day\">{links}\
-         <a href=\"{}\">Print the preparation sheet</a></nav>",
+         <a href=\"{}\">Print the preparation sheet</a><a href=\"/records\">Supply log</a></nav>",
         esc(&list_href(view, list.date, list.sort, true)),
     )
 }

@@ -224,3 +224,50 @@ fn meta_from_row(row: MetaRow) -> Result<Meta, Error> {
             .transpose()?,
     })
 }
+
+impl Store {
+    /// Every instalment handed over here (not withheld) from `from` to `to`, with everyone the
+    /// store holds now, in one read transaction: the supply log.
+    pub async fn supplies_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<crate::records::LocalSupply>, Vec<PersonState>), Error> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
+            "SELECT service_user_id, collect_on, supervised_taken, take_home_dates, at \
+             FROM supplies WHERE withheld = 0 AND collect_on >= ?1 AND collect_on <= ?2 \
+             ORDER BY collect_on, at, id",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let people: Vec<(String,)> = sqlx::query_as("SELECT state FROM people")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let bad = |detail: &str| Error::Corrupt {
+            what: "supplies",
+            detail: format!("a stored supply's {detail} is unreadable"),
+        };
+        let mut supplies = Vec::with_capacity(rows.len());
+        for (su, on, supervised, dates, at) in rows {
+            supplies.push(crate::records::LocalSupply {
+                service_user_id: su,
+                collect_on: on.parse().map_err(|_| bad("date"))?,
+                supervised_taken: supervised != 0,
+                take_home_dates: serde_json::from_str(&dates)
+                    .map_err(|_| bad("take-home dates"))?,
+                at: chrono::DateTime::parse_from_rfc3339(&at)
+                    .map_err(|_| bad("time"))?
+                    .with_timezone(&chrono::Utc),
+            });
+        }
+        let people = people
+            .iter()
+            .map(|(json,)| parse_person(json))
+            .collect::<Result<_, _>>()?;
+        Ok((supplies, people))
+    }
+}

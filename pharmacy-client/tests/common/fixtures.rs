@@ -67,6 +67,8 @@ pub fn person(
             end_date: end,
             directions: Default::default(),
             days,
+            medicine: None,
+            prescriber: None,
         }],
         last_review_on: None,
         stay: None,
@@ -137,6 +139,8 @@ pub fn prescription(
         end_date: end,
         directions,
         days,
+        medicine: None,
+        prescriber: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use sotto_protocol::{HoldState, PersonState, PharmacyInfo, PrescriptionState, Stay};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use crate::core::dispensing::ledger;
 
@@ -47,6 +47,12 @@ pub async fn person_state(
         .ok_or(Error::NotFound("service user"))?;
     // The person's ledger inputs here: the same layout and carried run the server counts with.
     let records = ledger::records(&mut *conn, pharmacy, &su.id).await?;
+    let prescriber: Option<String> = sqlx::query("SELECT name FROM staff WHERE id = $1")
+        .bind(&su.prescriber_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("name"))
+        .transpose()?;
     // The last fortnight too: the counter's dose ledger counts the days between an ended
     // prescription and the next (and a client whose clock is a little behind still finds
     // today's row).
@@ -62,6 +68,8 @@ pub async fn person_state(
             end_date: p.prescription.end_date(),
             days: laid_out.schedule.days().to_vec(),
             id: p.id.clone(),
+            medicine: Some(p.prescription.medicine()),
+            prescriber: prescriber.clone(),
         })
         .collect();
     let stays = db::placements::of_person(&mut *conn, &su.id).await?;
