@@ -291,3 +291,10 @@ impl Drop for Counter {
 
 /// The clock allowance for a counter on a clock the test moves (see `launch`).
 pub const MOVED_CLOCK_SKEW: Duration = Duration::from_secs(400 * 86_400);
+
+/// A staleness limit for a counter whose clock the test fixed at a time of the real day (10:00
+/// at the pharmacy, say). The service stamps its messages with the real time and the counter
+/// dates its data by them (capped at its own now), so with an hour's limit data confirmed at
+/// 02:00 real time would already be stale at the counter's 10:00: the test would pass at some
+/// hours only. The real time and the fixed one are on the same day, never a day apart.
+pub const FIXED_CLOCK_STALE_AFTER: Duration = Duration::from_secs(86_400);
