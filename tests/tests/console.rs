@@ -29,7 +29,7 @@ fn every_day() -> serde_json::Value {
 }
 
 fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    sotto_tests::pharmacy_today()
 }
 
 impl World {

@@ -107,7 +107,7 @@ async fn a_hostile_page_in_the_same_browser_records_nothing_closes_nothing_and_c
     // The service's messages carry the real time, up to eleven hours earlier: the data must
     // stay confirmed across the gap (FIXED_CLOCK_STALE_AFTER).
     let london = chrono_tz::Europe::London;
-    let today = chrono::Utc::now().with_timezone(&london).date_naive();
+    let today = sotto_tests::pharmacy_today();
     let ten = london
         .from_local_datetime(&today.and_hms_opt(10, 0, 0).unwrap())
         .single()
