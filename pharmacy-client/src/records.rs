@@ -87,7 +87,7 @@ pub fn lines(supplies: &[LocalSupply], people: &[PersonState]) -> Vec<LogLine> {
             }
         })
         .collect();
-    out.sort_by(|a, b| (a.date, a.at).cmp(&(b.date, b.at)));
+    out.sort_by_key(|l| (l.date, l.at));
     out
 }
 

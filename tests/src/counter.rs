@@ -292,9 +292,10 @@ impl Drop for Counter {
 /// The clock allowance for a counter on a clock the test moves (see `launch`).
 pub const MOVED_CLOCK_SKEW: Duration = Duration::from_secs(400 * 86_400);
 
-/// Today by UTC (the pharmacies of the test worlds are in London: the same date).
+/// Today at the test worlds' pharmacies (London), not by UTC: they differ for an hour a night
+/// in summer time.
 pub fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
+    crate::pharmacy_today()
 }
 
 /// 19:30 UTC on `day`: after the 18:00 closing time in London, winter or summer (a counter on
@@ -309,3 +310,10 @@ pub fn morning(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
     use chrono::TimeZone;
     chrono::Utc.from_utc_datetime(&day.and_hms_opt(10, 0, 0).unwrap())
 }
+
+/// A staleness limit for a counter whose clock the test fixed at a time of the real day (10:00
+/// at the pharmacy, say). The service stamps its messages with the real time and the counter
+/// dates its data by them (capped at its own now), so with an hour's limit data confirmed at
+/// 02:00 real time would already be stale at the counter's 10:00: the test would pass at some
+/// hours only. The real time and the fixed one are on the same day, never a day apart.
+pub const FIXED_CLOCK_STALE_AFTER: Duration = Duration::from_secs(86_400);

@@ -543,10 +543,18 @@ pub fn prescription_body(start: chrono::NaiveDate, days: i64, collections: Value
                           "consult_after_missed_days": 3}})
 }
 
-/// The Monday on or after today (pharmacy time and UTC agree closely enough for date choice).
+/// Today at the pharmacies the tests enrol (Europe/London), as the server and the counter
+/// count days. Not the UTC date: in summer time the two differ from 23:00 to midnight UTC.
+pub fn pharmacy_today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+}
+
+/// The Monday on or after the pharmacy's today.
 pub fn next_monday() -> chrono::NaiveDate {
     use chrono::Datelike;
-    let today = chrono::Utc::now().date_naive();
+    let today = pharmacy_today();
     let ahead = (7 - today.weekday().num_days_from_monday()) % 7;
     today + chrono::Duration::days(i64::from(ahead))
 }
@@ -555,7 +563,7 @@ pub fn next_monday() -> chrono::NaiveDate {
 /// (closed on Sundays) is open on, since a prescription may not start on a closed day.
 pub fn recent_open_start() -> chrono::NaiveDate {
     use chrono::Datelike;
-    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let yesterday = pharmacy_today() - chrono::Duration::days(1);
     if yesterday.weekday() == chrono::Weekday::Sun {
         yesterday - chrono::Duration::days(1)
     } else {

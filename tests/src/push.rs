@@ -153,7 +153,7 @@ impl PushWorld {
         let service_user = su["id"].as_str().unwrap().to_string();
         // Started yesterday, every day a supervised collection: today is always code A, and
         // any day from today on can take a regime change.
-        let start = chrono::Utc::now().date_naive() - Days::days(started_days_ago);
+        let start = crate::pharmacy_today() - Days::days(started_days_ago);
         let (status, p) = app
             .post(
                 &clinician.token,
@@ -234,7 +234,7 @@ impl PushWorld {
 
     /// Changes the daily dose from today.
     pub async fn change_dose(&self, mg: f64) {
-        let today = chrono::Utc::now().date_naive();
+        let today = crate::pharmacy_today();
         let (status, b) = self
             .app
             .post(

@@ -146,7 +146,7 @@ async fn a_keyworker_who_chose_a_digest_gets_one_mail_a_morning(app: TestApp, sm
         .await;
     assert_eq!(status, 200, "{pref}");
     let store = app.db().await;
-    let day = Utc::now().date_naive() - chrono::Duration::days(1);
+    let day = sotto_tests::pharmacy_today() - chrono::Duration::days(1);
     let report = Report {
         report_id: "r-1".into(),
         event: ReportEvent::Missed {
@@ -166,8 +166,11 @@ async fn a_keyworker_who_chose_a_digest_gets_one_mail_a_morning(app: TestApp, sm
         "no per-dose mail in digest mode"
     );
 
-    let before_digest_time = Utc.from_utc_datetime(
-        &(day + chrono::Duration::days(1))
+    // 06:00 the next morning in London (the digest goes at 07:00 there): in summer, 06:00 UTC
+    // would already be 07:00.
+    let before_digest_time = sotto_domain::local_instant(
+        &chrono_tz::Europe::London,
+        (day + chrono::Duration::days(1))
             .and_hms_opt(6, 0, 0)
             .unwrap(),
     );

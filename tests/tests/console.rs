@@ -28,6 +28,9 @@ fn every_day() -> serde_json::Value {
     )
 }
 
+/// The UTC date, not the pharmacy's: the console's risk view counts its four-week windows up to
+/// the UTC yesterday (server/src/console/risk.rs), which in summer is a day behind London from
+/// 23:00 UTC.
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use reqwest::StatusCode;
 use sotto_protocol::{Report, ReportEvent};
 use sotto_server::core::dispensing::ingest::{AlertSettings, Outcome, ingest};
@@ -124,7 +123,7 @@ async fn an_alert_links_to_the_person_and_a_signed_out_browser_lands_there_after
         report_id: "missed-1".into(),
         event: ReportEvent::Missed {
             service_user_id: w.service_user.clone(),
-            date: Utc::now().date_naive() - chrono::Duration::days(1),
+            date: sotto_tests::pharmacy_today() - chrono::Duration::days(1),
             dose_mg: sotto_domain::DoseMg::from_micrograms(60_000).unwrap(),
             why: None,
         },

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, TimeZone};
 use fantoccini::{Client, Locator};
 use sotto_tests::browser::Browser;
-use sotto_tests::counter::{Counter, TestClock};
+use sotto_tests::counter::{Counter, FIXED_CLOCK_STALE_AFTER, TestClock};
 use sotto_tests::hostile::PageServer;
 use sotto_tests::push::{BrokerKind, PushWorld, REFERENCE};
 
@@ -104,8 +104,10 @@ async fn a_hostile_page_in_the_same_browser_records_nothing_closes_nothing_and_c
  {
     let w = PushWorld::start(BrokerKind::Embedded).await;
     // 10:00 at the pharmacy, whatever the real time: the day is open, closing time not reached.
+    // The service's messages carry the real time, up to eleven hours earlier: the data must
+    // stay confirmed across the gap (FIXED_CLOCK_STALE_AFTER).
     let london = chrono_tz::Europe::London;
-    let today = chrono::Utc::now().with_timezone(&london).date_naive();
+    let today = sotto_tests::pharmacy_today();
     let ten = london
         .from_local_datetime(&today.and_hms_opt(10, 0, 0).unwrap())
         .single()
@@ -114,7 +116,7 @@ async fn a_hostile_page_in_the_same_browser_records_nothing_closes_nothing_and_c
     let counter = Counter::start_with_clock(
         &w.pharmacy,
         w.broker_port(),
-        Duration::from_secs(3600),
+        FIXED_CLOCK_STALE_AFTER,
         Some(TestClock::at(ten)),
     )
     .await;

@@ -279,7 +279,7 @@ mod reported {
 
     async fn a_missed_collection_carries_over_and_a_reported_supply_shows_b(app: TestApp) {
         let w = app.world().await;
-        let today = chrono::Utc::now().date_naive();
+        let today = sotto_tests::pharmacy_today();
         let yesterday = today - Duration::days(1);
         // At FB002, open every day, so any two days in a row work.
         let (status, su) = app

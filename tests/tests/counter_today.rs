@@ -23,7 +23,7 @@ async fn person(w: &PushWorld, reference: &str, collections: serde_json::Value) 
         .await;
     assert_eq!(status, 201, "{su}");
     let su = su["id"].as_str().unwrap().to_string();
-    let today = chrono::Utc::now().date_naive();
+    let today = sotto_tests::pharmacy_today();
     let (status, p) = w
         .app
         .post(
@@ -39,8 +39,7 @@ async fn person(w: &PushWorld, reference: &str, collections: serde_json::Value) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_today_list_on_an_old_pc_prepares_prints_and_records_a_supply() {
     let w = PushWorld::start(BrokerKind::Embedded).await;
-    let weekday = WEEKDAYS[chrono::Utc::now()
-        .date_naive()
+    let weekday = WEEKDAYS[sotto_tests::pharmacy_today()
         .weekday()
         .num_days_from_monday() as usize];
     // A week's collection today: one dose taken here and six to take home.

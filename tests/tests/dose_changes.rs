@@ -27,7 +27,7 @@ on_each_backend!(
 );
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    sotto_tests::pharmacy_today()
 }
 
 /// 10:00 UTC on `day`: the pharmacy is open (London is UTC or UTC+1).

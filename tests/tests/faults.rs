@@ -107,7 +107,7 @@ async fn the_server_killed_mid_burst_loses_no_change(kind: BrokerKind, backend: 
             .await
             .unwrap();
         let id = su["id"].as_str().unwrap().to_string();
-        let start = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+        let start = sotto_tests::pharmacy_today() - chrono::Duration::days(1);
         post(
             &http,
             server.url(&format!("/api/v1/service-users/{id}/prescriptions")),

@@ -109,7 +109,7 @@ async fn history(app: &TestApp, w: &World) -> (String, Value) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{su}");
     let su = su["id"].as_str().unwrap().to_string();
-    let today = Utc::now().date_naive();
+    let today = sotto_tests::pharmacy_today();
     let start = today - Duration::days(3);
     let path = format!("/api/v1/service-users/{su}/prescriptions");
     let (status, p) = app
@@ -385,7 +385,7 @@ async fn search_filters_by_date_and_pages_through_everything_once(app: TestApp) 
     unique.dedup();
     assert_eq!((seen.len(), unique.len()), (3, 3), "{seen:?}");
 
-    let tomorrow = Utc::now().date_naive() + Duration::days(1);
+    let tomorrow = sotto_tests::pharmacy_today() + Duration::days(1);
     let (_, none, _) = fhir(
         &app,
         Some(token),
@@ -401,7 +401,7 @@ async fn search_filters_by_date_and_pages_through_everything_once(app: TestApp) 
     .await;
     assert_eq!(recent["total"], 3);
     // whenhandedover: only the supply was handed over, three days ago.
-    let two_days_ago = Utc::now().date_naive() - Duration::days(2);
+    let two_days_ago = sotto_tests::pharmacy_today() - Duration::days(2);
     let (_, handed, _) = fhir(
         &app,
         Some(token),
@@ -493,7 +493,7 @@ async fn refusals_are_operation_outcomes_with_the_json_apis_rules(app: TestApp) 
 
 /// An exported step of a one-regime prescription, ready to import for `su`.
 async fn exportable(app: &TestApp, w: &World) -> Value {
-    let start = Utc::now().date_naive() + Duration::days(30);
+    let start = sotto_tests::pharmacy_today() + Duration::days(30);
     let path = format!("/api/v1/service-users/{}/prescriptions", w.service_user);
     let collections = json!([
         {"weekday": "mon", "days": 2, "supervised": true},
@@ -866,7 +866,7 @@ async fn a_supply_at_the_real_counter_reads_as_a_dispense_of_two_days_and_a_supe
     use chrono::Datelike;
     use sotto_tests::push::{BrokerKind, PushWorld};
     let w = PushWorld::start_on(BrokerKind::Embedded, backend, 1).await;
-    let today = Utc::now().date_naive();
+    let today = sotto_tests::pharmacy_today();
     let tomorrow = today + Duration::days(1);
     // Today's collection covers tomorrow as take-home; every other day is its own.
     let names = sotto_tests::WEEKDAYS;

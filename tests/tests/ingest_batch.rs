@@ -32,7 +32,7 @@ fn supplied(id: &str, su: &str) -> Report {
         report_id: id.into(),
         event: ReportEvent::Supplied {
             service_user_id: su.into(),
-            collect_on: chrono::Utc::now().date_naive(),
+            collect_on: sotto_tests::pharmacy_today(),
             supervised_taken: true,
             take_home_dates: vec![],
             at: chrono::Utc::now(),

@@ -60,7 +60,7 @@ mod postgres {
 }
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    sotto_tests::pharmacy_today()
 }
 
 /// 19:30 UTC: after the 18:00 closing time in London, winter or summer.

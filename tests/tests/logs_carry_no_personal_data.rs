@@ -68,7 +68,7 @@ async fn a_full_scenario_logs_no_names_dates_of_birth_or_reasons() {
         page.contains("Testperson"),
         "the search worked (the page may show the name)"
     );
-    let today = chrono::Utc::now().date_naive();
+    let today = sotto_tests::pharmacy_today();
     let res = http
         .post(counter.url("/api/supplies"))
         .bearer_auth(&counter.api_token)

@@ -21,7 +21,7 @@ on_all_setups!(
 );
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    sotto_tests::pharmacy_today()
 }
 
 /// 19:00 UTC on `day`: after the 18:00 closing time in London (UTC in winter, BST in summer).
@@ -328,9 +328,7 @@ async fn a_day_closed_while_the_server_was_unreachable_reaches_the_next_digest_m
 
     reconnect(&mut w).await;
     wait_for_missed(&w, &w.service_user, 1).await;
-    let reported_on = Utc::now()
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive();
+    let reported_on = sotto_tests::pharmacy_today();
     let tomorrow = Utc.from_utc_datetime(
         &(today() + chrono::Duration::days(1))
             .and_hms_opt(12, 0, 0)

@@ -174,7 +174,7 @@ async fn a_late_pharmacys_day_is_closed_by_the_counter_at_one_in_the_morning(bac
         .await;
     assert_eq!(status, StatusCode::CREATED, "{su}");
     let su = su["id"].as_str().unwrap().to_string();
-    let day = Utc::now().date_naive() - Days::new(2);
+    let day = sotto_tests::pharmacy_today() - Days::new(2);
     let (status, p) = app
         .post(
             &clinician.token,
@@ -222,7 +222,7 @@ async fn a_late_pharmacys_day_is_closed_by_the_counter_at_one_in_the_morning(bac
 
 async fn the_silence_alert_waits_for_each_days_own_close(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.run_schedulers = false).await;
-    let today = Utc::now().date_naive();
+    let today = sotto_tests::pharmacy_today();
     app.enrol(pharmacy_body("FH005", late_hours())).await;
     let half_day = each_weekday(json!({"open": "09:00", "close": "13:00"}));
     app.enrol(pharmacy_body("FH006", half_day)).await;

@@ -64,7 +64,7 @@ async fn scene(app: &TestApp) -> Scene {
     let other_keyworker = app.staff("keyworker", None).await;
     let daily = person(app, &w, "SU-3001", &w.keyworker).await;
     let weekly = person(app, &w, "SU-3002", &other_keyworker).await;
-    let start = Utc::now().date_naive() - Duration::days(6);
+    let start = sotto_tests::pharmacy_today() - Duration::days(6);
     let weekday = sotto_tests::WEEKDAYS[start.weekday().num_days_from_monday() as usize];
     for (su, pattern) in [
         (&daily, every_day_supervised()),

@@ -24,7 +24,7 @@ struct World {
 }
 
 fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    sotto_tests::pharmacy_today()
 }
 
 fn weekday(d: NaiveDate) -> &'static str {

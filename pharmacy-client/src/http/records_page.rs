@@ -39,19 +39,19 @@ fn asked(
             errors.push(FieldError::new(name, "is given more than once"));
         }
     }
-    let date =
-        |field: &str, v: Option<String>, default: NaiveDate, errors: &mut Vec<FieldError>| match v
-            .as_deref()
-        {
-            None | Some("") => default,
-            Some(s) => s.parse().unwrap_or_else(|_| {
-                errors.push(FieldError::new(
-                    field,
-                    format!("{s:?} is not a date (YYYY-MM-DD)"),
-                ));
-                default
-            }),
-        };
+    let date = |field: &str,
+                v: Option<String>,
+                default: NaiveDate,
+                errors: &mut Vec<FieldError>| match v.as_deref() {
+        None | Some("") => default,
+        Some(s) => s.parse().unwrap_or_else(|_| {
+            errors.push(FieldError::new(
+                field,
+                format!("{s:?} is not a date (YYYY-MM-DD)"),
+            ));
+            default
+        }),
+    };
     let to = date("to", to, today, &mut errors);
     let from = date(
         "from",

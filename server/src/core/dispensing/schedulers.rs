@@ -66,7 +66,7 @@ pub async fn silence_pass(
             .unwrap_or(chrono_tz::Europe::London);
         let today = now.with_timezone(&tz).date_naive();
         let calendar = db::pharmacies::calendar(store.pool(), &pharmacy).await?;
-        let enrolled = enrolled_on(store, &pharmacy.id).await?;
+        let enrolled = enrolled_on(store, &pharmacy.id, &tz).await?;
         // Yesterday too: a late close (after midnight, for one) plus the grace period runs into
         // today. Each trading day is due at its own close (`None`: not open that day).
         for date in [today - chrono::Duration::days(1), today] {
@@ -133,15 +133,21 @@ async fn alert_silence(
 }
 
 /// The day a pharmacy was enrolled: days before it are never "silent".
-async fn enrolled_on(store: &Store, pharmacy_id: &str) -> Result<NaiveDate> {
+/// The pharmacy's own date (in `tz`) when it was enrolled, as its counter counts it: not the
+/// UTC date, which in summer is the day before from midnight to 01:00 in London.
+async fn enrolled_on(store: &Store, pharmacy_id: &str, tz: &Tz) -> Result<NaiveDate> {
     let row = sqlx::query("SELECT created_at FROM pharmacies WHERE id = $1")
         .bind(pharmacy_id)
         .fetch_one(store.pool())
         .await?;
     let at: String = row.try_get("created_at")?;
-    Ok(at
-        .get(..10)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    Ok(chrono::DateTime::parse_from_rfc3339(&at)
+        .map(|t| t.with_timezone(tz).date_naive())
+        .ok()
+        .or_else(|| {
+            at.get(..10)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        })
         .unwrap_or(NaiveDate::MIN))
 }
 
