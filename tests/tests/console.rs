@@ -28,11 +28,9 @@ fn every_day() -> serde_json::Value {
     )
 }
 
-/// The UTC date, not the pharmacy's: the console's risk view counts its four-week windows up to
-/// the UTC yesterday (server/src/console/risk.rs), which in summer is a day behind London from
-/// 23:00 UTC.
+/// The pharmacy's (and the service's) date: London.
 fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    sotto_tests::pharmacy_today()
 }
 
 impl World {

@@ -144,7 +144,7 @@ pub async fn person(
         user.caller.may(ServiceOp::WorkWithPeople)?;
         let su = access::person(&st.store, &user.caller, &id, PersonOp::Read, Via::Console).await?;
         let (events, due, missed) = person_data(&st, &su).await?;
-        let up_to = chrono::Utc::now().date_naive() - Duration::days(1);
+        let up_to = st.service_today() - Duration::days(1);
         let r = rates(&events, &due, &missed, weeks, up_to);
         let chart_rows: Vec<_> = r
             .iter()
@@ -193,7 +193,7 @@ pub async fn service(
         // Everyone the viewer may see: their caseload (and any record they broke glass for).
         let ids = access::visible_ids(&st.store, &user.caller).await?;
         access::log_reads(&st.store, &user.caller, &ids, Via::Console).await?;
-        let up_to = chrono::Utc::now().date_naive() - Duration::days(1);
+        let up_to = st.service_today() - Duration::days(1);
         let mut all = Vec::new();
         for (id, _) in &ids {
             let su = crate::core::db::service_users::get(st.store.pool(), id)

@@ -41,6 +41,16 @@ pub struct AppState {
     pub auth_limiter: Arc<crate::auth_limit::AuthLimiter>,
 }
 
+impl AppState {
+    /// Today in the service's own time zone (`SOTTO_SERVICE_TIMEZONE`), never the UTC date:
+    /// the two differ for an hour a night in summer.
+    pub fn service_today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now()
+            .with_timezone(&self.config.service_timezone)
+            .date_naive()
+    }
+}
+
 /// What the core may ask of the broker connection the MQTT adapter owns.
 pub trait LinkStatus: Send + Sync {
     fn is_connected(&self) -> bool;

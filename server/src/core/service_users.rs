@@ -35,7 +35,7 @@ pub async fn register(
     let reference = errs.take(Reference::parse("reference", &req.reference));
     let given_name = errs.take(Name::parse("given_name", &req.given_name));
     let family_name = errs.take(Name::parse("family_name", &req.family_name));
-    let today = chrono::Utc::now().date_naive();
+    let today = st.service_today();
     errs.take(values::parse_date_of_birth(
         "date_of_birth",
         req.date_of_birth,
