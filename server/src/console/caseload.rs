@@ -4,17 +4,17 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use serde::Deserialize;
 use sotto_domain::HoldKind;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 use super::html::{self, esc};
 use super::session::ConsoleUser;
 use crate::core::AppState;
 use crate::core::access::{self, Relation, ServiceOp, Via};
 use crate::core::db::{self, service_users::ServiceUser};
-use crate::core::status;
+use crate::core::{queries, status};
 use crate::error::Result;
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,28 +38,9 @@ pub struct Row_ {
     pub relation: Relation,
 }
 
-/// Missed doses recorded on or after `since`.
-pub async fn missed_since(pool: &AnyPool, su_id: &str, since: NaiveDate) -> Result<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM missed_doses WHERE service_user_id = $1 AND date >= $2",
-    )
-    .bind(su_id)
-    .bind(since.format("%Y-%m-%d").to_string())
-    .fetch_one(pool)
-    .await?;
-    Ok(row.try_get("n")?)
-}
-
 /// When the pharmacy's client last sent anything (RFC 3339), if ever.
 pub async fn last_contact(pool: &AnyPool, pharmacy_id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT last_message_at FROM pharmacy_contact WHERE pharmacy_id = $1")
-        .bind(pharmacy_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(match row {
-        Some(r) => Some(r.try_get("last_message_at")?),
-        None => None,
-    })
+    Ok(queries::contact(pool, pharmacy_id).await?.last_message_at)
 }
 
 /// "14:05" today, otherwise "2 Mar 14:05" (UTC), for "last heard" columns.
@@ -85,7 +66,8 @@ pub async fn load_row(st: &AppState, su: ServiceUser, relation: Relation) -> Res
         s.holds.first().map(|h| h.kind)
     };
     let today = s.date;
-    let missed_14 = missed_since(st.store.pool(), &su.id, today - Duration::days(14)).await?;
+    let missed_14 =
+        queries::missed_since(st.store.pool(), &su.id, today - Duration::days(14)).await?;
     let last_synced = last_contact(st.store.pool(), &su.pharmacy_id).await?;
     Ok(Row_ {
         code: s.code.letter(),

@@ -8,7 +8,6 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use sotto_domain::FieldError;
-use sqlx::Row;
 
 use super::html::{self, csrf_field, error_summary, esc};
 use super::session::{ConsoleUser, see_other};
@@ -58,16 +57,11 @@ async fn render(
 
 /// `(id, words)` for each staff member with `role`, by name.
 async fn staff_choices(st: &AppState, role: Role) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT id, name, email FROM staff WHERE role = $1 ORDER BY name")
-        .bind(role.as_str())
-        .fetch_all(st.store.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let (name, email): (String, String) = (r.try_get("name")?, r.try_get("email")?);
-            Ok((r.try_get("id")?, format!("{name} ({email})")))
-        })
-        .collect()
+    Ok(crate::core::queries::staff(st.store.pool(), Some(role))
+        .await?
+        .into_iter()
+        .map(|s| (s.id, format!("{} ({})", s.name, s.email)))
+        .collect())
 }
 
 /// A labelled list of `choices` (`value`, words) with a first "Choose…" option and its error.

@@ -30,34 +30,14 @@ struct LinkState {
 
 async fn link_state(st: &AppState, pharmacy_id: &str) -> Result<LinkState> {
     let pool = st.store.pool();
-    let contact = sqlx::query(
-        "SELECT last_message_at, last_resync_at FROM pharmacy_contact WHERE pharmacy_id = $1",
-    )
-    .bind(pharmacy_id)
-    .fetch_optional(pool)
-    .await?;
-    let closed = sqlx::query("SELECT MAX(date) AS d FROM day_closures WHERE pharmacy_id = $1")
-        .bind(pharmacy_id)
-        .fetch_one(pool)
-        .await?;
+    let contact = crate::core::queries::contact(pool, pharmacy_id).await?;
     // Not yet acknowledged by the broker (PUBACK): the relay is still trying.
-    let pending =
-        sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE pharmacy_id = $1 AND sent_at IS NULL")
-            .bind(pharmacy_id)
-            .fetch_one(pool)
-            .await?;
+    let (last_closed, pending) = crate::core::queries::link_backlog(pool, pharmacy_id).await?;
     Ok(LinkState {
-        last_message_at: contact
-            .as_ref()
-            .map(|r| r.try_get("last_message_at"))
-            .transpose()?,
-        last_resync_at: contact
-            .as_ref()
-            .map(|r| r.try_get::<Option<String>, _>("last_resync_at"))
-            .transpose()?
-            .flatten(),
-        last_closed: closed.try_get::<Option<String>, _>("d")?,
-        pending: pending.try_get("n")?,
+        last_message_at: contact.last_message_at,
+        last_resync_at: contact.last_resync_at,
+        last_closed,
+        pending,
     })
 }
 

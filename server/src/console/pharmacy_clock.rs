@@ -2,7 +2,7 @@
 //! server's clock (`pharmacy_contact.clock_skew_ms`). A counter that far out supplies nothing
 //! and closes no day by itself, so the service needs to know to phone the pharmacy.
 
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 use crate::error::Result;
 
@@ -11,14 +11,9 @@ const LIMIT_MS: i64 = 2 * 60 * 1000;
 
 /// The warning for `pharmacy_id`, if its PC's clock was out by more than the limit.
 pub async fn warning(pool: &AnyPool, pharmacy_id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT clock_skew_ms FROM pharmacy_contact WHERE pharmacy_id = $1")
-        .bind(pharmacy_id)
-        .fetch_optional(pool)
-        .await?;
-    let skew: Option<i64> = match row {
-        Some(r) => r.try_get("clock_skew_ms")?,
-        None => None,
-    };
+    let skew = crate::core::queries::contact(pool, pharmacy_id)
+        .await?
+        .clock_skew_ms;
     Ok(skew.and_then(words))
 }
 

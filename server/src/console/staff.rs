@@ -60,27 +60,22 @@ async fn build(
     errors: &[FieldError],
 ) -> Result<String> {
     user.caller.may(ServiceOp::CreateStaff)?;
-    let rows = sqlx::query(
-        "SELECT id, name, email, role, team, password_hash FROM staff ORDER BY role, name",
-    )
-    .fetch_all(st.store.pool())
-    .await?;
+    let rows = crate::core::queries::staff(st.store.pool(), None).await?;
     let pharmacies = db::pharmacies::list(st.store.pool()).await?;
     let mut table = String::new();
     for r in &rows {
-        let id: String = r.try_get("id")?;
-        let has_password = r.try_get::<Option<String>, _>("password_hash")?.is_some();
+        let (id, has_password) = (&r.id, r.has_password);
         table.push_str(&format!(
             "<tr><td>{name}</td><td>{email}</td><td>{role}</td><td>{team}</td><td>{can}</td><td>\
              <form method=\"post\" action=\"/console/staff/{id}/password\" class=\"inline\">{csrf}\
              <label class=\"visually-hidden\" for=\"pw-{id}\">New password for {name}</label>\
              <input id=\"pw-{id}\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"12\" size=\"16\">\
              <button type=\"submit\" class=\"secondary\">{verb} password</button></form></td></tr>",
-            id = esc(&id),
-            name = esc(&r.try_get::<String, _>("name")?),
-            email = esc(&r.try_get::<String, _>("email")?),
-            role = esc(&r.try_get::<String, _>("role")?),
-            team = esc(&r.try_get::<Option<String>, _>("team")?.unwrap_or_default()),
+            id = esc(id),
+            name = esc(&r.name),
+            email = esc(&r.email),
+            role = esc(&r.role),
+            team = esc(r.team.as_deref().unwrap_or_default()),
             can = if has_password { "yes" } else { "no (token only)" },
             verb = if has_password { "Reset" } else { "Set" },
             csrf = csrf_field(&user.csrf),

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod pharmacies;
 pub mod prescriptions;
+pub mod queries;
 pub mod records;
 pub mod risk;
 pub mod secrets;

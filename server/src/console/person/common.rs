@@ -4,7 +4,6 @@
 use chrono::{Duration, NaiveDate};
 use sha2::{Digest, Sha256};
 use sotto_domain::{Collection, FieldError};
-use sqlx::Row;
 
 use crate::console::caseload::{last_contact, short_time};
 use crate::console::html::esc;
@@ -25,21 +24,15 @@ pub(super) async fn visible(st: &AppState, user: &ConsoleUser, id: &str) -> Resu
 /// prescriptions' regimes. A confirm with another stamp is refused.
 pub(super) async fn stamp(st: &AppState, su: &ServiceUser) -> Result<String> {
     let holds = db::holds::active(st.store.pool(), &su.id).await?;
-    let rows = sqlx::query(
-        "SELECT r.id FROM regimes r JOIN prescriptions p ON p.id = r.prescription_id \
-         WHERE p.service_user_id = $1 ORDER BY r.id",
-    )
-    .bind(&su.id)
-    .fetch_all(st.store.pool())
-    .await?;
+    let regimes = crate::core::queries::regime_ids(st.store.pool(), &su.id).await?;
     let mut h = Sha256::new();
     for hold in &holds {
         h.update(hold.id.as_bytes());
         h.update([0x1f]);
     }
     h.update([0x1e]);
-    for r in &rows {
-        h.update(r.try_get::<String, _>("id")?.as_bytes());
+    for id in &regimes {
+        h.update(id.as_bytes());
         h.update([0x1f]);
     }
     Ok(hex::encode(&h.finalize()[..12]))

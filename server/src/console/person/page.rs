@@ -7,8 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
-use sotto_domain::{Collection, FieldError, HoldKind};
-use sqlx::Row;
+use sotto_domain::{FieldError, HoldKind};
 
 use super::common::{current, identity, pattern_text, stale_warning, visible, words_date};
 use super::forms::{HoldForm, RegimeForm, hold_form, regime_form};
@@ -19,7 +18,7 @@ use crate::console::session::ConsoleUser;
 use crate::core::AppState;
 use crate::core::access::Role;
 use crate::core::db::{self};
-use crate::core::status;
+use crate::core::{queries, status};
 use crate::error::{Error, Result};
 
 pub async fn page(
@@ -60,15 +59,7 @@ pub(super) async fn build(
     let dispenses = crate::core::dispensing::history::history(st.store.pool(), &su.id).await?;
     let missed_list = db::service_users::missed_doses(st.store.pool(), &su.id).await?;
     let missed: BTreeSet<NaiveDate> = missed_list.iter().map(|m| m.date).collect();
-    let closed_rows = sqlx::query("SELECT date FROM day_closures WHERE pharmacy_id = $1")
-        .bind(&su.pharmacy_id)
-        .fetch_all(st.store.pool())
-        .await?;
-    let closed_days: BTreeSet<NaiveDate> = closed_rows
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>("date").ok())
-        .filter_map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
-        .collect();
+    let closed_days = queries::closed_days(st.store.pool(), &su.pharmacy_id).await?;
     let holds = db::holds::history(st.store.pool(), &su.id).await?;
     let is_clinician = user.caller.role == Role::Clinician;
 
@@ -172,28 +163,19 @@ pub(super) async fn build(
 
     // Regime changes.
     out.push_str("<h2 id=\"regimes\">Regime changes</h2>");
-    let regimes = sqlx::query(
-        "SELECT r.effective_from, r.daily_dose_ug, r.collections, r.reason, r.created_at \
-         FROM regimes r JOIN prescriptions p ON p.id = r.prescription_id \
-         WHERE p.service_user_id = $1 AND r.reason IS NOT NULL ORDER BY r.effective_from DESC",
-    )
-    .bind(&su.id)
-    .fetch_all(st.store.pool())
-    .await?;
+    let regimes = queries::regime_changes(st.store.pool(), &su.id).await?;
     if regimes.is_empty() {
         out.push_str("<p>No regime changes.</p>");
     } else {
         let mut rows = String::new();
         for r in &regimes {
-            let collections: Vec<Collection> =
-                serde_json::from_str(&r.try_get::<String, _>("collections")?).unwrap_or_default();
             rows.push_str(&format!(
                 "<tr><td>{from}</td><td class=\"num\">{dose} mg</td><td>{pattern}</td><td>{reason}</td><td>{at}</td></tr>",
-                from = words_date(&r.try_get::<String, _>("effective_from")?),
-                dose = r.try_get::<i64, _>("daily_dose_ug")? as f64 / 1000.0,
-                pattern = esc(&pattern_text(&collections)),
-                reason = esc(&r.try_get::<Option<String>, _>("reason")?.unwrap_or_default()),
-                at = short_time(&r.try_get::<String, _>("created_at")?),
+                from = words_date(&r.effective_from),
+                dose = r.daily_dose_mg,
+                pattern = esc(&pattern_text(&r.collections)),
+                reason = esc(r.reason.as_deref().unwrap_or_default()),
+                at = short_time(&r.created_at),
             ));
         }
         out.push_str(&scroll("Regime changes", &format!(
