@@ -74,6 +74,16 @@ async fn one_bad_report_in_a_batch_refuses_itself_not_the_batch(backend: Backend
             ),
         )
         .await;
+        // The pharmacy that holds them (issue 16's placements; the API adds it on creation).
+        exec(
+            &store,
+            &format!(
+                "INSERT INTO placements (id, service_user_id, pharmacy_id, kind, from_date, \
+                 to_date, removal_sent_at, created_by, created_at) VALUES \
+                 ('pl-{su}', '{su}', '{p}', 'home', NULL, NULL, NULL, 'test', '{now}')"
+            ),
+        )
+        .await;
     }
     // The database refuses one report's row on its own (a constraint, as a corrupt value
     // would meet): a trigger on the poisoned report id.

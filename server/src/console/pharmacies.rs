@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use sotto_domain::{FieldError, Weekday};
-use sqlx::Row;
 
 use super::caseload::short_time;
 use super::enrol_form::EnrolForm;

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use sotto_domain::FieldError;
-use sqlx::Row;
 
 use super::html::{self, csrf_field, error_summary, esc};
 use super::session::{ConsoleUser, see_other};

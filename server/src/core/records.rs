@@ -307,7 +307,7 @@ mod tests {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert!(check_range(d("2026-01-02"), d("2026-01-01")).is_err());
         assert!(check_range(d("2026-01-01"), d("2026-01-01")).is_ok());
-        assert!(check_range(d("2026-01-01"), d("2027-01-01")).is_err());
+        assert!(check_range(d("2026-01-01"), d("2027-01-02")).is_err());
         assert!(check_range(d("2026-01-01"), d("2026-12-31")).is_ok());
     }
 }
