@@ -299,14 +299,22 @@ impl TestApp {
 
     /// Creates a staff member through the API (as the admin) and returns their token.
     pub async fn staff(&self, role: &str, pharmacy_id: Option<&str>) -> Staff {
+        self.create_staff(json!({"role": role, "pharmacy_id": pharmacy_id}))
+            .await
+    }
+
+    /// A keyworker or clinician in `team` (colleagues in one team cover each other's caseloads).
+    pub async fn staff_in_team(&self, role: &str, team: Option<&str>) -> Staff {
+        self.create_staff(json!({"role": role, "team": team})).await
+    }
+
+    /// Creates a staff member from `fields` (with `role`) plus a fresh name and e-mail.
+    async fn create_staff(&self, mut fields: Value) -> Staff {
+        let role = fields["role"].as_str().unwrap_or_default().to_string();
         let email = format!("{role}-{}@service.test", uuid::Uuid::new_v4().simple());
-        let (status, body) = self
-            .post(
-                &self.admin.token,
-                "/api/v1/staff",
-                json!({"name": format!("A {role}"), "email": email, "role": role, "pharmacy_id": pharmacy_id}),
-            )
-            .await;
+        fields["name"] = json!(format!("A {role}"));
+        fields["email"] = json!(email);
+        let (status, body) = self.post(&self.admin.token, "/api/v1/staff", fields).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         Staff {
             id: body["id"].as_str().unwrap().into(),

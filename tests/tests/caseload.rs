@@ -50,11 +50,11 @@ async fn service(backend: Backend) -> Service {
     .await;
     let pharmacy = app.pharmacy("FA001", &["sun"]).await;
     let pharmacist = app.staff("pharmacist", Some(&pharmacy)).await;
-    let keyworker = staff_in(&app, "keyworker", Some("North")).await;
-    let prescriber = staff_in(&app, "clinician", Some("North")).await;
-    let team_keyworker = staff_in(&app, "keyworker", Some("North")).await;
-    let other_keyworker = staff_in(&app, "keyworker", Some("South")).await;
-    let other_clinician = staff_in(&app, "clinician", None).await;
+    let keyworker = app.staff_in_team("keyworker", Some("North")).await;
+    let prescriber = app.staff_in_team("clinician", Some("North")).await;
+    let team_keyworker = app.staff_in_team("keyworker", Some("North")).await;
+    let other_keyworker = app.staff_in_team("keyworker", Some("South")).await;
+    let other_clinician = app.staff_in_team("clinician", None).await;
     let (status, body) = app
         .post(
             &keyworker.token,
@@ -75,23 +75,6 @@ async fn service(backend: Backend) -> Service {
         other_keyworker,
         other_clinician,
         person,
-    }
-}
-
-async fn staff_in(app: &TestApp, role: &str, team: Option<&str>) -> Staff {
-    let email = format!("{role}-{}@service.test", uuid::Uuid::new_v4().simple());
-    let (status, body) = app
-        .post(
-            &app.admin.token,
-            "/api/v1/staff",
-            json!({"name": format!("A {role}"), "email": email, "role": role, "team": team}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    Staff {
-        id: body["id"].as_str().unwrap().into(),
-        token: body["token"].as_str().unwrap().into(),
-        email,
     }
 }
 
